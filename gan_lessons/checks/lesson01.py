@@ -1,0 +1,2 @@
+"""Checks for lesson 01's exercises."""
+__all__ = []

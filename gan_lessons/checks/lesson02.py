@@ -1,0 +1,2 @@
+"""Checks for lesson 02's exercises."""
+__all__ = []

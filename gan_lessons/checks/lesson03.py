@@ -1,0 +1,2 @@
+"""Checks for lesson 03's exercises."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""Checks for lesson 04's exercises."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""Checks for lesson 05's exercises."""
+__all__ = []

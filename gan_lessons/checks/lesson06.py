@@ -1,0 +1,2 @@
+"""Checks for lesson 06's exercises."""
+__all__ = []

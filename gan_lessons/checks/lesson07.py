@@ -1,0 +1,2 @@
+"""Checks for lesson 07's exercises."""
+__all__ = []

@@ -1,0 +1,114 @@
+"""GAN losses, written out so they can be read next to the formulas (lessons 02-06).
+
+Conventions used everywhere in the course:
+- A discriminator returns *logits* l (any real number); D(x) = sigmoid(l) is the probability that
+  x is real. The BCE losses take logits because log(sigmoid(l)) = -softplus(-l) can be computed
+  without ever forming sigmoid(l) = 0 or 1 in floating point, where log would give -inf and the
+  gradient would vanish or blow up. `bce` itself takes probabilities, to match the slides' J(theta).
+- A critic (Wasserstein lessons) returns unbounded *scores*; there is no sigmoid and no 0.5 threshold.
+- Every function returns a quantity to *minimize*, averaged over the batch.
+"""
+import torch
+import torch.nn.functional as F
+
+
+def _check_same_shape(a, b, names):
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{names[0]} has shape {tuple(a.shape)} but {names[1]} has shape {tuple(b.shape)}; "
+            "they must match element for element (one label per prediction). "
+            "Did you forget to .squeeze() or .view(-1) the model's output?"
+        )
+
+
+def bce(h, y):
+    """Binary cross-entropy J(theta) = -(1/m) sum_i [y_i log h_i + (1 - y_i) log(1 - h_i)] (lesson 02).
+
+    h: predicted probabilities in [0, 1]; y: labels in [0, 1] (1 = real, 0 = fake), same shape.
+    Like PyTorch, each log is clamped at -100 so a confident mistake costs 100, not infinity.
+    """
+    h = torch.as_tensor(h, dtype=torch.get_default_dtype()) if not torch.is_tensor(h) else h
+    y = torch.as_tensor(y, dtype=h.dtype, device=h.device) if not torch.is_tensor(y) else y
+    _check_same_shape(h, y, ("h (predictions)", "y (labels)"))
+    if h.numel() == 0:
+        raise ValueError("bce got an empty batch: pass at least one prediction.")
+    if torch.isnan(h).any() or (h < 0).any() or (h > 1).any():
+        raise ValueError(
+            f"bce expects probabilities in [0, 1], got values from {h.min().item():.3g} to {h.max().item():.3g}. "
+            "If these are raw network outputs (logits), pass torch.sigmoid(logits), "
+            "or use discriminator_loss / generator_loss, which take logits."
+        )
+    if (y < 0).any() or (y > 1).any():
+        raise ValueError("bce expects labels y in [0, 1] (1 = real, 0 = fake).")
+    log_h = torch.log(h).clamp(min=-100)
+    log_1mh = torch.log1p(-h).clamp(min=-100)
+    return -(y * log_h + (1 - y) * log_1mh).mean()
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """What D minimizes: -[E log D(x) + E log(1 - D(G(z)))] (lesson 03).
+
+    This is minus the value V(D, G) of the minimax game, so minimizing it is D's gradient *ascent*
+    on V. With real labelled 1 and fake labelled 0 it is BCE(real, 1) + BCE(fake, 0).
+    Takes logits (see the module docstring for why). At the equilibrium D = 1/2 everywhere it
+    equals 2 log 2 = 1.386.
+    """
+    real_term = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+    fake_term = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    return real_term + fake_term
+
+
+def generator_loss(fake_logits, saturating=False):
+    """What G minimizes, from D's logits on generated samples (lesson 04).
+
+    saturating=True: minimize E log(1 - D(G(z))), the term of V that G controls. When D easily
+      spots fakes (D(G(z)) near 0), this curve is flat and G learns almost nothing.
+    saturating=False (default): maximize E log D(G(z)), i.e. minimize -E log D(G(z)). Same fixed
+      point, but steep exactly when G is bad, so learning starts quickly (Goodfellow et al. 2014).
+    """
+    if saturating:
+        # log(1 - sigmoid(l)) = -softplus(l)
+        return (-F.softplus(fake_logits)).mean()
+    # -log(sigmoid(l)) = softplus(-l)
+    return F.softplus(-fake_logits).mean()
+
+
+def critic_loss(real_scores, fake_scores):
+    """What the Wasserstein critic minimizes: E f(G(z)) - E f(x) (lesson 06).
+
+    The critic wants high scores on real data and low on fakes, i.e. to *maximize*
+    E f(x) - E f(G(z)); we return the negative so every loss here is minimized.
+    With f 1-Lipschitz, -critic_loss estimates the Wasserstein-1 distance.
+    """
+    return fake_scores.mean() - real_scores.mean()
+
+
+def wasserstein_generator_loss(fake_scores):
+    """What the generator minimizes in a WGAN: -E f(G(z)) (it wants the critic to score fakes high) (lesson 06)."""
+    return -fake_scores.mean()
+
+
+def gradient_penalty(critic, real, fake, generator=None):
+    """WGAN-GP penalty E[(||grad_x f(x_hat)||_2 - 1)^2] on random points between real and fake (lesson 06).
+
+    x_hat = eps * real + (1 - eps) * fake with eps ~ U(0, 1) per example. The penalty keeps the
+    critic's slope near 1, a soft version of the 1-Lipschitz constraint. Multiply by a weight
+    (10 in Gulrajani et al. 2017) and add it to `critic_loss`.
+    """
+    _check_same_shape(real, fake, ("real", "fake"))
+    eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)  # one eps per example, broadcast over features
+    eps = torch.rand(eps_shape, device=real.device, dtype=real.dtype, generator=generator)
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)  # [B, ...] like x_hat
+    slopes = grad.flatten(1).norm(2, dim=1)  # [B]
+    return ((slopes - 1) ** 2).mean()
+
+
+@torch.no_grad()
+def clip_weights(critic, c):
+    """Clamp every parameter of the critic to [-c, c], the original WGAN's crude Lipschitz bound (lesson 06)."""
+    if not (isinstance(c, (int, float)) and c > 0):
+        raise ValueError(f"clip value c must be a positive number (0.01 in Arjovsky et al.), got {c!r}")
+    for p in critic.parameters():
+        p.clamp_(-c, c)
