@@ -302,10 +302,14 @@ def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=Fals
             if bar is not None:
                 bar.update(1)
     except KeyboardInterrupt:
-        if count and int(first_bad) < 0:
-            history.append(snapshot(G, D, step - 1 if step > start else start,
-                                    {key: float(v) / count for key, v in sums.items()},
-                                    fixed_z, meta, toy, time.perf_counter() - t0))
+        # Keep what was recorded; add a snapshot of the last finished step if it is cheap and sane.
+        try:
+            if count and int(first_bad) < 0:
+                history.append(snapshot(G, D, step - 1 if step > start else start,
+                                        {key: float(v) / count for key, v in sums.items()},
+                                        fixed_z, meta, toy, time.perf_counter() - t0))
+        except (Exception, KeyboardInterrupt):
+            pass
         history.interrupted = True
         print(f"Interrupted at step {history.last_step}: returning the {len(history)} snapshots recorded so far.")
     finally:
