@@ -8,3 +8,17 @@ __version__ = "0.1.0"
 
 from .device import get_device, seed_everything, describe_device  # noqa: F401
 from .errors import GanLessonsError, DataMissingError, DataCorruptedError, CheckpointError, TrainingDiverged  # noqa: F401
+
+# `import gan_lessons as gl` then `gl.models`, `gl.train`, ...: submodules load on first use
+# (PEP 562), so importing the package stays quick and a notebook needs one import line.
+_SUBMODULES = {"checkpoints", "checks", "classifiers", "cli", "data", "device", "errors", "experiments", "fast",
+               "history", "losses", "metrics", "models", "notebooks", "plots", "pretrained", "probes", "toy",
+               "train", "widgets"}
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'gan_lessons' has no attribute {name!r}")
