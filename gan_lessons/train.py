@@ -7,10 +7,11 @@ the kernel, and stops with a clear message if a loss becomes NaN or infinite.
 """
 import contextlib
 import time
+import warnings
 
 import torch
 
-from . import losses
+from . import fast, losses
 from .data import ImageData, sample_batch
 from .errors import TrainingDiverged
 from .history import History, to_uint8_images
@@ -204,7 +205,8 @@ def _real_sampler(data, G, device):
 
 def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=False, lr=None, lr_d=None,
           opt_G=None, opt_D=None, gp_weight=10.0, clip=0.01, record_every=None, n_fixed=None,
-          history=None, progress=True, callback=None, seed=None):
+          history=None, progress=True, callback=None, seed=None, precision="fp32", cuda_graph=False,
+          compile=False):
     """Train G and D for `steps` generator steps, k discriminator steps before each (lesson 05).
 
     data: a toy distribution (gan_lessons.toy), an ImageData (data.load_images) or a tensor of
@@ -213,9 +215,13 @@ def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=Fals
     record_every: generator steps between snapshots (default: about 100 snapshots per run).
     history: pass a previous run's History (and its optimizers) to resume; steps continue from it.
     callback: called as callback(history) after each snapshot (the live scrubber uses it).
+    precision, cuda_graph, compile: optional speed-ups, off by default (see `gan_lessons.fast`):
+      precision="bf16" (bfloat16 autocast), cuda_graph=True (replay the whole step as a CUDA graph),
+      compile=True (torch.compile the networks). Where one cannot apply it warns and is skipped.
     Returns the History. Ctrl-C / "interrupt kernel" returns what was recorded so far.
     """
     _check_loss(loss)
+    precision, cuda_graph, compile_mode = fast.check_options(precision, cuda_graph, compile, loss)
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a whole number >= 0, got {steps!r}")
     if not isinstance(k, int) or k < 1:
@@ -234,10 +240,16 @@ def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=Fals
     if seed is not None:
         torch.manual_seed(seed)
     sample_real = _real_sampler(data, G, device)
+    if cuda_graph and (device.type != "cuda" or isinstance(data, GaussianMixture)):
+        why = "toy data is sampled on the CPU" if device.type == "cuda" else f"the models are on {device}"
+        warnings.warn(f"cuda_graph=True needs CUDA and image data, but {why}; training without it.", stacklevel=2)
+        cuda_graph = False
     record_every = record_every or max(1, steps // 100)
     config = dict(steps=steps, batch_size=batch_size, k=k, loss=loss, saturating=saturating,
                   lr=opt_G.param_groups[0]["lr"], lr_d=opt_D.param_groups[0]["lr"], gp_weight=gp_weight,
                   clip=clip, record_every=record_every)
+    if precision != "fp32" or cuda_graph or compile_mode:
+        config["speed"] = dict(precision=precision, cuda_graph=cuda_graph, compile=compile_mode)
     if history is None:
         meta = _make_meta(G, data, loss, config)
         history = History(meta["kind"], meta)
@@ -271,6 +283,21 @@ def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=Fals
         if callback is not None:
             callback(history)
 
+    # The networks the steps call: G and D, or (speed options) wrappers sharing their parameters.
+    G_run, D_run = fast.prepare_models(G, D, precision, compile_mode)
+
+    def one_step():
+        """k discriminator steps, then one generator step; returns (d_loss, D(real), D(fake), g_loss)."""
+        for _ in range(k):
+            real = sample_real(batch_size)
+            z = sample_z(batch_size, G.latent_dim, device)
+            d_loss, real_out, fake_out = train_discriminator_step(G_run, D_run, opt_D, real, z, loss, gp_weight, clip)
+        z = sample_z(batch_size, G.latent_dim, device)
+        g_loss, _ = train_generator_step(G_run, D_run, opt_G, z, loss, saturating)
+        return d_loss, real_out, fake_out, g_loss
+
+    run_step = fast.GraphedStep(one_step, [opt_G, opt_D]) if cuda_graph else one_step
+
     if not len(history):
         record(start)  # step 0: what the untrained networks do
     bar = None
@@ -281,12 +308,7 @@ def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=Fals
     step = start
     try:
         for step in range(start + 1, start + steps + 1):
-            for _ in range(k):
-                real = sample_real(batch_size)
-                z = sample_z(batch_size, G.latent_dim, device)
-                d_loss, real_out, fake_out = train_discriminator_step(G, D, opt_D, real, z, loss, gp_weight, clip)
-            z = sample_z(batch_size, G.latent_dim, device)
-            g_loss, _ = train_generator_step(G, D, opt_G, z, loss, saturating)
+            d_loss, real_out, fake_out, g_loss = run_step()
             ok = torch.isfinite(d_loss) & torch.isfinite(g_loss)
             first_bad = torch.where(~ok & (first_bad < 0), torch.full_like(first_bad, step), first_bad)
             sums["d_loss"] += d_loss

@@ -1,0 +1,188 @@
+"""The speed options of train.train: off by default, same results where they must be, clear errors.
+
+The GPU paths (CUDA graph, torch.compile, bf16 on CUDA) cannot run here; what is checked on the CPU
+is that they are validated, fall back to the plain path with a warning, and that the plain loop
+still does exactly what the lessons' step functions do.
+"""
+import sys
+import warnings
+
+import pytest
+import torch
+
+from gan_lessons import fast, models, seed_everything, toy, train
+
+
+def _params(m):
+    return [p.detach().clone() for p in m.parameters()]
+
+
+def _mlp_pair():
+    return models.MLPGenerator(1, 1, hidden=16), models.MLPDiscriminator(1, hidden=16)
+
+
+def _fake_images(n=128, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 28, 28, generator=g) * 2 - 1  # [n, 1, 28, 28] in [-1, 1]
+
+
+def _dcgan_run(steps=3, **speed):
+    seed_everything(0)
+    G, D = models.DCGANGenerator(latent_dim=8, width=8), models.DCGANDiscriminator(width=8)
+    h = train.train(G, D, _fake_images(), steps, batch_size=16, record_every=1, progress=False, **speed)
+    return h, G, D
+
+
+def test_plain_loop_is_exactly_the_lesson_steps():
+    """train() with default options == a hand-written loop over the lessons' step functions."""
+    data, steps, b = toy.Gaussian1D(), 25, 32
+    seed_everything(0)
+    G, D = _mlp_pair()
+    train.train(G, D, data, steps, batch_size=b, record_every=steps, progress=False, seed=3)
+
+    seed_everything(0)
+    G2, D2 = _mlp_pair()
+    opt_G, opt_D = train.make_optimizers(G2, D2)
+    torch.manual_seed(3)
+    train.sample_z(1000, G2.latent_dim)  # train() draws the fixed noise first
+    for _ in range(steps):
+        real, z = data.sample(b), train.sample_z(b, 1)
+        train.train_discriminator_step(G2, D2, opt_D, real, z)
+        train.train_generator_step(G2, D2, opt_G, train.sample_z(b, 1))
+    for p, q in zip(_params(G) + _params(D), _params(G2) + _params(D2)):
+        assert torch.equal(p, q)
+
+
+def test_bf16_on_cpu_is_close_to_fp32_but_really_lower_precision():
+    h32, G32, _ = _dcgan_run()
+    h16, G16, _ = _dcgan_run(precision="bf16")
+    for key in ("d_loss", "g_loss"):
+        a, b = h32[1][key], h16[1][key]  # first step: same weights, only the arithmetic differs
+        assert abs(a - b) <= 0.03 * abs(a) + 1e-3, (key, a, b)
+    assert h32[1]["d_loss"] != h16[1]["d_loss"], "bf16 gave bit-identical losses: autocast was not applied"
+    assert all(p.dtype == torch.float32 for p in G16.parameters()), "weights must stay float32"
+    assert h16.meta["config"]["speed"]["precision"] == "bf16"
+    assert "speed" not in h32.meta["config"]
+
+
+def test_autocast_wrapper_computes_in_bf16_and_returns_fp32():
+    D = models.DCGANDiscriminator(width=8)
+    seen = []
+    D.net[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    out = fast.Autocast(D)(_fake_images(4))
+    assert seen == [torch.bfloat16] and out.dtype == torch.float32 and out.shape == (4,)
+    assert fast.Autocast(models.DCGANGenerator(latent_dim=8, width=8)).latent_dim == 8
+    assert set(map(id, fast.Autocast(D).parameters())) == set(map(id, D.parameters()))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU fallback")
+@pytest.mark.parametrize("option", [dict(cuda_graph=True), dict(compile=True)])
+def test_gpu_only_options_fall_back_on_cpu_with_same_result(option):
+    h_plain, G_plain, _ = _dcgan_run()
+    with pytest.warns(UserWarning, match="training without it"):
+        h_fast, G_fast, _ = _dcgan_run(**option)
+    assert [s.get("d_loss") for s in h_plain] == [s.get("d_loss") for s in h_fast]
+    for p, q in zip(_params(G_plain), _params(G_fast)):
+        assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(precision="fp16"), ValueError, "bf16 has float32's range"),
+    (dict(precision="fp8"), ValueError, "precision must be one of fp32, bf16"),
+    (dict(cuda_graph="yes"), TypeError, "cuda_graph must be True or False"),
+    (dict(compile="reduce-overhead"), ValueError, "cuda_graph=True instead"),
+    (dict(compile="fast"), ValueError, "compile must be True, False or one of"),
+    (dict(compile=True, cuda_graph=True), ValueError, "not both"),
+    (dict(compile=True, loss="wgan-gp"), ValueError, "double backward"),
+])
+def test_bad_speed_options_are_rejected_before_training(kwargs, error, match):
+    G, D = _mlp_pair()
+    before = _params(G)
+    with pytest.raises(error, match=match):
+        train.train(G, D, toy.Gaussian1D(), 5, progress=False, **kwargs)
+    assert all(torch.equal(p, q) for p, q in zip(before, _params(G)))
+
+
+def test_option_aliases():
+    assert fast.check_options(torch.bfloat16) == ("bf16", False, None)
+    assert fast.check_options("float32", False, True) == ("fp32", False, "default")
+    assert fast.check_options(None, False, None) == ("fp32", False, None)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without a GPU")
+def test_graphed_step_needs_cuda():
+    with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
+        fast.GraphedStep(lambda: None, [])
+
+
+def test_make_capturable_sets_the_flag_and_leaves_sgd_alone():
+    G, D = _mlp_pair()
+    adam, _ = train.make_optimizers(G, D)
+    fast.make_capturable(adam)
+    assert all(g["capturable"] for g in adam.param_groups)
+    sgd = torch.optim.SGD(D.parameters(), lr=0.1)
+    assert fast.make_capturable(sgd) is sgd
+
+
+def test_tune_backends_sets_threads_and_rejects_nonsense():
+    old = torch.get_num_threads()
+    try:
+        assert fast.tune_backends("cpu", threads=1) == {"threads": 1} and torch.get_num_threads() == 1
+        assert 1 <= fast.physical_cores() <= (torch.multiprocessing.cpu_count() or 1)
+        with pytest.raises(ValueError, match="threads must be >= 1"):
+            fast.tune_backends("cpu", threads=0)
+    finally:
+        torch.set_num_threads(old)
+
+
+def _count_readbacks(run):
+    """How many times gan_lessons code turned a tensor into a Python number (a host sync on a GPU)."""
+    count = [0]
+    names = ("item", "__float__", "__int__", "__bool__", "tolist")
+    saved = {n: getattr(torch.Tensor, n) for n in names}
+
+    def wrap(fn):
+        def counted(self, *a, **kw):
+            if "gan_lessons" in sys._getframe(1).f_code.co_filename:
+                count[0] += 1
+            return fn(self, *a, **kw)
+        return counted
+
+    try:
+        for n, fn in saved.items():
+            setattr(torch.Tensor, n, wrap(fn))
+        run()
+    finally:
+        for n, fn in saved.items():
+            setattr(torch.Tensor, n, fn)
+    return count[0]
+
+
+def test_loop_reads_tensors_back_only_when_recording():
+    def run(steps):
+        seed_everything(0)
+        G, D = models.MLPGenerator(4, (1, 28, 28), hidden=16), models.MLPDiscriminator((1, 28, 28), hidden=16)
+        return lambda: train.train(G, D, _fake_images(64), steps, batch_size=8, record_every=steps // 2,
+                                   progress=False)
+
+    short, long = _count_readbacks(run(10)), _count_readbacks(run(40))
+    assert short > 0, "the counter saw nothing: the test is broken"
+    assert short == long, f"4x the steps with the same number of snapshots read back {long} vs {short} times"
+
+
+def test_ring_recipe_builds_and_trains():
+    G, D, kwargs = fast.ring_gan_recipe(seed=0)
+    assert kwargs["batch_size"] == fast.RING_RECIPE["batch_size"]
+    kwargs.update(steps=20, progress=False, batch_size=64)  # small: this checks wiring, not quality
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h = train.train(G, D, toy.Ring2D(), **kwargs)
+    assert h.last_step == 20 and kwargs["opt_G"].param_groups[0]["betas"] == fast.RING_RECIPE["betas"]
+    # The callback cuts both learning rates once, at the recipe's decay step.
+    lr = fast.RING_RECIPE["lr"]
+    assert kwargs["opt_D"].param_groups[0]["lr"] == lr
+    h.snapshots[-1]["step"] = int(fast.RING_RECIPE["decay_at"] * fast.RING_RECIPE["steps"])
+    kwargs["callback"](h)
+    kwargs["callback"](h)
+    for opt in (kwargs["opt_G"], kwargs["opt_D"]):
+        assert opt.param_groups[0]["lr"] == pytest.approx(lr * fast.RING_RECIPE["decay"])
