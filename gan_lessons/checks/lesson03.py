@@ -1,2 +1,108 @@
-"""Checks for lesson 03's exercises."""
-__all__ = []
+"""Checks for lesson 03's exercises: the discriminator loss and one discriminator step."""
+import copy
+
+import torch
+
+from .. import losses
+from ..models import MLPDiscriminator, MLPGenerator
+from ..train import train_discriminator_step
+from ._common import ExerciseError, passed, run_exercise
+
+__all__ = ["check_discriminator_loss", "check_d_step"]
+
+
+def _as_float(value, what):
+    if not torch.is_tensor(value):
+        raise ExerciseError(f"{what} should return a tensor (so .backward() works), got {type(value).__name__}.")
+    if value.numel() != 1:
+        raise ExerciseError(f"{what} should return one number (the batch average), got a tensor of shape "
+                            f"{tuple(value.shape)}. Did you forget .mean()?")
+    return float(value.detach())
+
+
+def check_discriminator_loss(fn):
+    """Exercise 3.1: fn(real_logits, fake_logits) must equal losses.discriminator_loss (lesson 03).
+
+    Tried on random logits, including huge ones (+-120) where a naive log(sigmoid(l)) gives -inf.
+    """
+    g = torch.Generator().manual_seed(3)
+    cases = [
+        ("random logits", torch.randn(16, generator=g), torch.randn(16, generator=g)),
+        ("a single example", torch.randn(1, generator=g), torch.randn(1, generator=g)),
+        ("D confident and right (real +8, fake -8)", torch.full((8,), 8.0), torch.full((8,), -8.0)),
+        ("D confident and wrong (real -8, fake +8)", torch.full((8,), -8.0), torch.full((8,), 8.0)),
+        ("extreme logits (+-120)", torch.tensor([120.0, -120.0, 3.0]), torch.tensor([-120.0, 120.0, -3.0])),
+    ]
+    for name, real, fake in cases:
+        want = float(losses.discriminator_loss(real, fake))
+        got = _as_float(run_exercise(fn, real.clone(), fake.clone(), exercise="Exercise 3.1"), "discriminator_loss")
+        if got != got or abs(got - want) > 1e-4 * max(1.0, abs(want)):
+            hint = "Remember: real examples have label 1, fakes label 0, and the loss is the SUM of the two averages."
+            if abs(got + want) < 1e-4 * max(1.0, abs(want)):
+                hint = "Your value has the wrong sign: D *minimizes* -[log D(x) + log(1 - D(G(z)))]."
+            elif abs(got - want / 2) < 1e-4 * max(1.0, abs(want)):
+                hint = "Your value is half the expected one: add the real and fake terms, do not average them."
+            elif got != got or got in (float("inf"), float("-inf")) or "extreme" in name:
+                hint = ("It breaks for large logits: log(sigmoid(l)) underflows to log(0) = -inf. Use "
+                        "F.logsigmoid(l) for log D, and F.logsigmoid(-l) for log(1 - D), or "
+                        "F.binary_cross_entropy_with_logits, which work on logits directly.")
+            raise ExerciseError(f"On {name}: expected loss {want:.6f}, got {got:.6f}. {hint}")
+    return passed("Exercise 3.1 (discriminator loss)", f"{len(cases)} cases match losses.discriminator_loss")
+
+
+def _tiny_models(seed):
+    torch.manual_seed(seed)
+    G = MLPGenerator(latent_dim=4, out_shape=3, hidden=16, layers=1)
+    D = MLPDiscriminator(in_shape=3, hidden=16, layers=1)
+    return G, D
+
+
+def check_d_step(fn):
+    """Exercise 3.2: fn(G, D, opt_D, real, z) does one discriminator step (lesson 03).
+
+    Checked against `train.train_discriminator_step` on copies of two small networks, for two
+    steps in a row: the returned loss matches `losses.discriminator_loss` before the update,
+    D's new weights match, G's weights are identical and G has no gradient.
+    """
+    G, D = _tiny_models(seed=30)
+    g = torch.Generator().manual_seed(31)
+    batches = [(torch.randn(32, 3, generator=g) + 2.0, torch.randn(32, 4, generator=g)) for _ in range(2)]
+
+    G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
+    opt_ref = torch.optim.SGD(D_ref.parameters(), lr=0.1)
+    opt_D = torch.optim.SGD(D.parameters(), lr=0.1)
+    G_before = {n: p.detach().clone() for n, p in G.named_parameters()}
+
+    for i, (real, z) in enumerate(batches, start=1):
+        D_before = [p.detach().clone() for p in D.parameters()]
+        want = float(train_discriminator_step(G_ref, D_ref, opt_ref, real, z)[0])
+        out = run_exercise(fn, G, D, opt_D, real.clone(), z.clone(), exercise="Exercise 3.2")
+        if isinstance(out, tuple):  # allow returning (loss, ...) like the package does
+            out = out[0] if out else None
+        got = _as_float(out, "d_step")
+        if any(p.grad is not None for p in G.parameters()):
+            raise ExerciseError("G's parameters received gradients during the discriminator step. Did you detach "
+                                "the fake batch? Use fake = G(z).detach() so D's loss does not flow back into G.")
+        changed_G = [n for n, p in G.named_parameters() if not torch.equal(p.detach(), G_before[n])]
+        if changed_G:
+            raise ExerciseError(f"G's weights changed during the discriminator step ({', '.join(changed_G)}). "
+                                "Only opt_D.step() should be called: the discriminator step trains D alone.")
+        if abs(got - want) > 1e-5 * max(1.0, abs(want)):
+            raise ExerciseError(
+                f"Step {i}: the returned loss is {got:.6f} but discriminator_loss(D(real), D(G(z))) before the "
+                f"update is {want:.6f}. Return the loss you called .backward() on, computed from D(real) "
+                "and D(fake) with gl.losses.discriminator_loss (real first, fake second).")
+        if all(torch.equal(p.detach(), p0) for p, p0 in zip(D.parameters(), D_before)):
+            raise ExerciseError(f"Step {i}: D's weights did not change at all. After loss.backward(), "
+                                "call opt_D.step() to update D.")
+        for (name, p), p_ref in zip(D.named_parameters(), D_ref.parameters()):
+            if not torch.allclose(p, p_ref, atol=1e-6):
+                if i == 2:
+                    hint = ("Step 1 was right but step 2 is not: gradients add up across steps unless you "
+                            "clear them. Call opt_D.zero_grad() before loss.backward().")
+                else:
+                    hint = ("Backpropagate the loss of D on the real batch (label 1) and on fake = G(z).detach() "
+                            "(label 0), then call opt_D.step() once.")
+                raise ExerciseError(f"Step {i}: D's parameter {name} differs from the reference update. {hint}")
+    return passed("Exercise 3.2 (d_step)", "loss matches, only D changed, G has no gradient")
+

@@ -1,2 +1,155 @@
-"""Checks for lesson 05's exercises."""
-__all__ = []
+"""Checks for lesson 05's exercises: the value V(D, G), the optimal discriminator D*, the k-step loop."""
+import math
+
+import torch
+
+from .. import losses
+from ..models import MLPDiscriminator, MLPGenerator
+from ._common import ExerciseError, passed, run_exercise
+from .lesson03 import _as_float
+
+__all__ = ["check_value_function", "check_optimal_discriminator", "check_alternating_loop"]
+
+
+def check_value_function(fn):
+    """Exercise 5.1: fn(real_logits, fake_logits) = V = mean log D(x) + mean log(1 - D(G(z))) (lesson 05).
+
+    Compared with -losses.discriminator_loss (V is minus D's loss) on random and extreme logits.
+    """
+    g = torch.Generator().manual_seed(5)
+    cases = [
+        ("random logits", torch.randn(32, generator=g) * 2, torch.randn(32, generator=g) * 2),
+        ("batches of different sizes", torch.randn(7, generator=g), torch.randn(12, generator=g)),
+        ("D cannot tell (all logits 0, D = 1/2)", torch.zeros(8), torch.zeros(8)),
+        ("D confident and right (real +8, fake -8)", torch.full((8,), 8.0), torch.full((8,), -8.0)),
+        ("extreme logits (+-120)", torch.tensor([120.0, -120.0, 3.0]), torch.tensor([-120.0, 120.0, -3.0])),
+    ]
+    for case, real, fake in cases:
+        want = float(-losses.discriminator_loss(real, fake))
+        got = _as_float(run_exercise(fn, real.clone(), fake.clone(), exercise="Exercise 5.1"), "value")
+        tol = 1e-4 * max(1.0, abs(want))
+        if got == got and abs(got - want) <= tol:
+            continue
+        if got != got or abs(got) == float("inf"):
+            hint = ("For large |logit| sigmoid rounds to exactly 0 or 1 and log gives -inf. Work from the logit: "
+                    "log D = F.logsigmoid(l), log(1 - D) = F.logsigmoid(-l).")
+        elif abs(got + want) <= tol:
+            hint = ("Wrong sign: that is D's *loss* (what D minimizes). V itself is what D maximizes: "
+                    "mean log D(x) + mean log(1 - D(G(z))), a number <= 0.")
+        elif abs(got - float(-losses.discriminator_loss(fake, real))) <= tol:
+            hint = "Real and fake are swapped: log D goes with the real logits, log(1 - D) with the fake ones."
+        elif "zero" in case or "1/2" in case:
+            hint = f"With D = 1/2 everywhere V must be 2 log(1/2) = -log 4 = {-math.log(4):.4f}."
+        else:
+            hint = "V = mean log D(x) + mean log(1 - D(G(z))), each term averaged over its own batch."
+        raise ExerciseError(f"On {case}: expected V = {want:.6f}, got {got:.6f}. {hint}")
+    return passed("Exercise 5.1 (value function V)", f"{len(cases)} cases match -losses.discriminator_loss")
+
+
+def check_optimal_discriminator(fn, history=None):
+    """Exercise 5.2: fn(p_data, p_g) = D*(x) = p_data / (p_data + p_g), elementwise (lesson 05).
+
+    Tried on random densities, on points where one density is 0, and (if a 1-D BCE `history` is
+    given) on its last snapshot, whose recorded ``d_star`` it must reproduce. Where both densities
+    are 0 any value in [0, 1] is accepted (D* is not defined there) but not NaN.
+    """
+    g = torch.Generator().manual_seed(52)
+    cases = [
+        ("random densities", torch.rand(50, generator=g) * 2, torch.rand(50, generator=g) * 2),
+        ("p_g = 0 (no fakes there)", torch.tensor([0.3, 1.0, 2.0]), torch.zeros(3)),
+        ("p_data = 0 (no real data there)", torch.zeros(3), torch.tensor([0.3, 1.0, 2.0])),
+        ("p_data = p_g", torch.tensor([0.1, 0.5, 1.5]), torch.tensor([0.1, 0.5, 1.5])),
+        ("both 0 (far from everything)", torch.tensor([0.0, 0.0]), torch.tensor([0.0, 0.0])),
+    ]
+    if history is not None:
+        snap = history[-1]
+        if "d_star" not in snap:
+            raise ValueError("check_optimal_discriminator needs a 1-D history of a BCE run (it has a 'd_star' "
+                             "field); pass history=None to check on random densities only.")
+        cases.append((f"the last snapshot (step {snap['step']}) of your run", history.meta["p_data"], snap["p_g"]))
+    for case, p_data, p_g in cases:
+        got = run_exercise(fn, p_data.clone(), p_g.clone(), exercise="Exercise 5.2")
+        if not torch.is_tensor(got) or got.shape != p_data.shape:
+            shape = tuple(got.shape) if torch.is_tensor(got) else type(got).__name__
+            raise ExerciseError(f"On {case}: expected a tensor of shape {tuple(p_data.shape)} (one D* value per "
+                                f"point), got {shape}. D* is elementwise: no .mean() or .sum().")
+        got = got.detach().float()
+        both_zero = (p_data == 0) & (p_g == 0)
+        if torch.isnan(got).any():
+            raise ExerciseError(f"On {case}: your D* contains NaN. 0/0 happens where both densities are 0; guard "
+                                "the denominator, e.g. (p_data + p_g).clamp(min=1e-12).")
+        want = p_data / (p_data + p_g).clamp(min=1e-12)
+        if case.startswith("the last snapshot"):
+            want = history[-1]["d_star"].float()
+        ok = ((got - want).abs() <= 1e-4) | (both_zero & (got >= 0) & (got <= 1))
+        if not ok.all():
+            j = int((~ok).nonzero()[0])
+            hint = "D*(x) = p_data(x) / (p_data(x) + p_g(x))."
+            if abs(float(got[j]) - float(1 - want[j])) <= 1e-4:
+                hint = ("You computed p_g / (p_data + p_g), the probability of *fake*. D outputs the probability "
+                        "of real: p_data on top.")
+            raise ExerciseError(f"On {case}, at index {j} (p_data = {float(p_data[j]):.4g}, p_g = "
+                                f"{float(p_g[j]):.4g}): expected D* = {float(want[j]):.6f}, got "
+                                f"{float(got[j]):.6f}. {hint}")
+    detail = "matches the snapshot's d_star" if history is not None else f"{len(cases)} cases"
+    return passed("Exercise 5.2 (optimal discriminator D*)", detail)
+
+
+class _Spy:
+    """Wraps an optimizer and writes 'D' or 'G' into a shared log each time it steps."""
+
+    def __init__(self, opt, tag, log):
+        self.opt, self.tag, self.log = opt, tag, log
+        self.param_groups = opt.param_groups
+
+    def step(self, *args, **kwargs):
+        self.log.append(self.tag)
+        return self.opt.step(*args, **kwargs)
+
+    def zero_grad(self, *args, **kwargs):
+        return self.opt.zero_grad(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.opt, name)
+
+
+def check_alternating_loop(fn):
+    """Exercise 5.3: fn(G, D, opt_G, opt_D, sample_real, steps, k, batch_size) runs Algorithm 1 (lesson 05).
+
+    The optimizers are wrapped so the check sees the order of the updates: for every generator step
+    there must be exactly k discriminator steps first, each on a fresh real batch
+    (sample_real(batch_size) called once per D step). Tried with k = 1 and k = 3.
+    """
+    for k, steps in ((1, 3), (3, 2)):
+        torch.manual_seed(53)
+        G = MLPGenerator(latent_dim=2, out_shape=2, hidden=8, layers=1)
+        D = MLPDiscriminator(in_shape=2, hidden=8, layers=1)
+        G0 = [p.detach().clone() for p in G.parameters()]
+        D0 = [p.detach().clone() for p in D.parameters()]
+        log, calls = [], []
+        opt_G = _Spy(torch.optim.SGD(G.parameters(), lr=0.05), "G", log)
+        opt_D = _Spy(torch.optim.SGD(D.parameters(), lr=0.05), "D", log)
+
+        def sample_real(b):
+            calls.append(b)
+            return torch.randn(b, 2) + 2.0  # [b, 2]
+
+        run_exercise(fn, G, D, opt_G, opt_D, sample_real, steps, k, 16, exercise="Exercise 5.3")
+        want = ("D" * k + "G") * steps
+        got = "".join(log)
+        if got != want:
+            raise ExerciseError(
+                f"With steps={steps}, k={k} the updates should go {' '.join(want)} (k discriminator steps, "
+                f"then one generator step, repeated), but yours went {' '.join(got) or '(no updates at all)'}. "
+                "Loop `for step in range(steps):`, inside it `for _ in range(k):` one D step, then one G step.")
+        if len(calls) != k * steps:
+            raise ExerciseError(f"sample_real was called {len(calls)} times; expected {k * steps}, once for each "
+                                "discriminator step, so that every D step sees a fresh real batch.")
+        if any(b != 16 for b in calls):
+            raise ExerciseError(f"sample_real was called with batch sizes {calls}; pass batch_size (16 here).")
+        if all(torch.equal(p.detach(), p0) for p, p0 in zip(G.parameters(), G0)):
+            raise ExerciseError("G's weights never changed: the generator step must update G (did you detach the "
+                                "fakes in the generator step? Detach only in the discriminator step).")
+        if all(torch.equal(p.detach(), p0) for p, p0 in zip(D.parameters(), D0)):
+            raise ExerciseError("D's weights never changed: the discriminator steps must update D.")
+    return passed("Exercise 5.3 (k-step alternating loop)", "k D steps, then 1 G step, each D step on fresh data")

@@ -1,0 +1,178 @@
+"""The checks of lessons 01 and 02 pass right answers, fail wrong ones with a useful message, and
+let an unsolved exercise (NotImplementedError) through."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gan_lessons import checks, losses
+from gan_lessons.checks import ExerciseError
+
+
+def todo(*args):
+    raise NotImplementedError("not yet")
+
+
+# -- lesson 01: Gaussian log-likelihood ------------------------------------------------------------
+def gauss_ll_right(x, mean, var):
+    return -0.5 * (torch.log(2 * math.pi * var) + (x - mean) ** 2 / var).sum(-1)
+
+
+def test_gaussian_log_likelihood_passes_right_answer(capsys):
+    assert checks.check_gaussian_log_likelihood(gauss_ll_right)
+    assert "Exercise 1.1 (Gaussian log-likelihood): passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong,message", [
+    (lambda x, m, v: -gauss_ll_right(x, m, v), "wrong sign"),
+    (lambda x, m, v: -0.5 * (torch.log(v) + (x - m) ** 2 / v).sum(-1), "log\\(2 pi\\)"),
+    (lambda x, m, v: -0.5 * (math.log(2 * math.pi) + (x - m) ** 2 / v).sum(-1), "log var"),
+    (lambda x, m, v: -0.5 * (torch.log(2 * math.pi * v ** 2) + (x - m) ** 2 / v ** 2).sum(-1), "standard deviation"),
+    (lambda x, m, v: -0.5 * (torch.log(2 * math.pi * v) + (x - m) ** 2 / v), "add them up"),
+    (lambda x, m, v: -0.5 * (torch.log(2 * math.pi * v) + (x - m) ** 2 / v).mean(-1), "expected log-likelihoods"),
+])
+def test_gaussian_log_likelihood_fails_wrong_answers(wrong, message):
+    with pytest.raises(ExerciseError, match=message):
+        checks.check_gaussian_log_likelihood(wrong)
+
+
+def test_gaussian_log_likelihood_lets_not_implemented_through():
+    with pytest.raises(NotImplementedError, match="Exercise 1.1 is not solved yet"):
+        checks.check_gaussian_log_likelihood(todo)
+
+
+# -- lesson 01: posterior --------------------------------------------------------------------------
+def posterior_right(log_lik, log_priors):
+    return torch.softmax(log_lik + log_priors, dim=1)
+
+
+def posterior_naive(log_lik, log_priors):  # right formula, but exp(-1000) = 0 gives 0 / 0
+    joint = log_lik.exp() * log_priors.exp()
+    return joint / joint.sum(1, keepdim=True)
+
+
+def test_posterior_passes_right_answers(capsys):
+    assert checks.check_posterior(posterior_right)
+    stable = lambda ll, lp: ((ll + lp) - torch.logsumexp(ll + lp, dim=1, keepdim=True)).exp()  # noqa: E731
+    assert checks.check_posterior(stable)
+    assert "Exercise 1.2 (Bayes' rule posterior): passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong,message", [
+    (posterior_naive, "NaN or inf"),
+    (lambda ll, lp: (ll + lp).exp(), "rows sum to"),
+    (lambda ll, lp: torch.softmax(ll, dim=1), "left out the prior"),
+    (lambda ll, lp: torch.softmax(ll - lp, dim=1), "subtracted the log-prior"),
+    (lambda ll, lp: torch.softmax(ll + lp, dim=0), "expected P\\(y \\| x\\)"),
+])
+def test_posterior_fails_wrong_answers(wrong, message):
+    with pytest.raises(ExerciseError, match=message):
+        checks.check_posterior(wrong)
+
+
+def test_posterior_lets_not_implemented_through():
+    with pytest.raises(NotImplementedError, match="Exercise 1.2 is not solved yet"):
+        checks.check_posterior(todo)
+
+
+def test_posterior_wants_the_right_shape():
+    with pytest.raises(ExerciseError, match="shape"):
+        checks.check_posterior(lambda ll, lp: torch.softmax(ll + lp, dim=1)[:, 0])
+
+
+# -- lesson 01: sampling -------------------------------------------------------------------------
+def sample_right(mean, var, n):
+    return mean + var.sqrt() * torch.randn(n, mean.shape[0])
+
+
+def test_sample_passes_right_answer(capsys):
+    assert checks.check_sample_gaussian(sample_right)
+    assert "Exercise 1.3 (sampling a Gaussian): passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong,message", [
+    (lambda m, v, n: m.expand(n, -1).clone(), "identical"),
+    (lambda m, v, n: m + v * torch.randn(n, m.shape[0]), "scaled z by var"),
+    (lambda m, v, n: m + torch.randn(n, m.shape[0]), "variance 1"),
+    (lambda m, v, n: v.sqrt() * torch.randn(n, m.shape[0]), "Shift the noise by the mean"),
+])
+def test_sample_fails_wrong_answers(wrong, message):
+    with pytest.raises(ExerciseError, match=message):
+        checks.check_sample_gaussian(wrong)
+
+
+def test_sample_lets_not_implemented_through():
+    with pytest.raises(NotImplementedError, match="Exercise 1.3 is not solved yet"):
+        checks.check_sample_gaussian(todo)
+
+
+# -- lesson 02: BCE ---------------------------------------------------------------------------------
+def bce_right(h, y):
+    return -(y * torch.log(h) + (1 - y) * torch.log(1 - h)).mean()
+
+
+def test_bce_passes_right_answers(capsys):
+    assert checks.check_bce(bce_right)
+    assert checks.check_bce(losses.bce)
+    assert checks.check_bce(F.binary_cross_entropy)
+    assert "Exercise 2.1 (BCE): passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong,message", [
+    (lambda h, y: -bce_right(h, y), "Wrong sign"),
+    (lambda h, y: -(y * torch.log(h) + (1 - y) * torch.log(1 - h)).sum(), "divide by m"),
+    (lambda h, y: -((1 - y) * torch.log(h) + y * torch.log(1 - h)).mean(), "labels are swapped"),
+    (lambda h, y: -(y * torch.log(h)).mean(), "only have the y log h term"),
+])
+def test_bce_fails_wrong_answers(wrong, message):
+    with pytest.raises(ExerciseError, match=message):
+        checks.check_bce(wrong)
+
+
+def test_bce_wants_one_number():
+    with pytest.raises(ExerciseError, match="mean over the batch"):
+        checks.check_bce(lambda h, y: -(y * torch.log(h) + (1 - y) * torch.log(1 - h)))
+
+
+def test_bce_lets_not_implemented_through():
+    with pytest.raises(NotImplementedError, match="Exercise 2.1 is not solved yet"):
+        checks.check_bce(todo)
+
+
+# -- lesson 02: BCE from logits ----------------------------------------------------------------------
+def bce_logits_right(logits, y):
+    return (y * F.softplus(-logits) + (1 - y) * F.softplus(logits)).mean()
+
+
+def bce_logits_naive(logits, y):
+    return bce_right(torch.sigmoid(logits), y)
+
+
+def bce_logits_clamped(logits, y):  # PyTorch's clamp at -100 hides the inf but gives wrong values
+    return F.binary_cross_entropy(torch.sigmoid(logits), y)
+
+
+def test_bce_with_logits_passes_right_answers(capsys):
+    assert checks.check_bce_with_logits(bce_logits_right)
+    assert checks.check_bce_with_logits(F.binary_cross_entropy_with_logits)
+    explicit = lambda l, y: (l.clamp(min=0) - l * y + torch.log1p(torch.exp(-l.abs()))).mean()  # noqa: E731
+    assert checks.check_bce_with_logits(explicit)
+    assert "Exercise 2.2 (BCE from logits): passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong,message", [
+    (bce_logits_naive, "inf or NaN"),
+    (bce_logits_clamped, "clamp"),
+    (lambda l, y: -bce_logits_right(l, y), "Wrong sign"),
+    (lambda l, y: bce_logits_right(l, 1 - y), "labels are swapped"),
+    (lambda l, y: (y * F.softplus(-l) + (1 - y) * F.softplus(l)).sum(), "divide by m"),
+])
+def test_bce_with_logits_fails_wrong_answers(wrong, message):
+    with pytest.raises(ExerciseError, match=message):
+        checks.check_bce_with_logits(wrong)
+
+
+def test_bce_with_logits_lets_not_implemented_through():
+    with pytest.raises(NotImplementedError, match="Exercise 2.2 is not solved yet"):
+        checks.check_bce_with_logits(todo)
