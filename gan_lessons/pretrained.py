@@ -10,13 +10,14 @@ hash first, so a damaged or swapped file is caught before PyTorch reads it, and 
 
 Weights are stored in float16 (half the size) and converted back to float32 on loading.
 """
-import hashlib
+
 import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .data import file_digest
 from .errors import CheckpointError
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -54,11 +55,7 @@ class Classifier(nn.Module):
 
 def sha256_of(path):
     """Hex sha256 of a file (the manifest stores one per shipped file)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def read_manifest(folder=None):

@@ -28,6 +28,18 @@ def passed(name, detail=""):
     return PASSED
 
 
+def as_float(value, what):
+    """The learner's loss as a Python float, or an ExerciseError saying why it is not one number."""
+    import torch
+
+    if not torch.is_tensor(value):
+        raise ExerciseError(f"{what} should return a tensor (so .backward() works), got {type(value).__name__}.")
+    if value.numel() != 1:
+        raise ExerciseError(f"{what} should return one number, the average over the batch, but returned shape "
+                            f"{list(value.shape)}. Did you forget the mean over the batch (1/m sum_i, .mean())?")
+    return float(value.detach())
+
+
 def run_exercise(fn, *args, exercise="this exercise", **kwargs):
     """Call the learner's function; an unsolved exercise raises NotImplementedError naming it."""
     try:

@@ -5,18 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses
-from ._common import ExerciseError, passed, run_exercise
+from ._common import ExerciseError, as_float, passed, run_exercise
 
 __all__ = ["check_bce", "check_bce_with_logits"]
-
-
-def _as_float(value, what):
-    if not torch.is_tensor(value):
-        raise ExerciseError(f"{what} should return a tensor (so .backward() works), got {type(value).__name__}.")
-    if value.numel() != 1:
-        raise ExerciseError(f"{what} should return one number, the average over the batch, but returned shape "
-                            f"{list(value.shape)}. Did you forget the mean over the batch (1/m sum_i)?")
-    return float(value.detach())
 
 
 def _near(a, b):
@@ -57,7 +48,7 @@ def check_bce(fn):
         want = float(F.binary_cross_entropy(h, y))
         pkg = float(losses.bce(h, y))
         assert abs(want - pkg) < 1e-5, "gan_lessons.losses.bce disagrees with PyTorch; please report this"
-        got = _as_float(run_exercise(fn, h.clone(), y.clone(), exercise="Exercise 2.1"), "bce")
+        got = as_float(run_exercise(fn, h.clone(), y.clone(), exercise="Exercise 2.1"), "bce")
         if got == got and _near(got, want):
             continue
         per_term = {
@@ -88,7 +79,7 @@ def check_bce_with_logits(fn):
     for name, logits, y in cases:
         want = float(F.binary_cross_entropy_with_logits(logits, y))
         out = run_exercise(fn, logits.clone(), y.clone(), exercise="Exercise 2.2")
-        got = _as_float(out, "bce_with_logits")
+        got = as_float(out, "bce_with_logits")
         if got == got and _near(got, want):
             continue
         extreme = "large" in name or "huge" in name

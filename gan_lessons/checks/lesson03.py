@@ -6,18 +6,9 @@ import torch
 from .. import losses
 from ..models import MLPDiscriminator, MLPGenerator
 from ..train import train_discriminator_step
-from ._common import ExerciseError, passed, run_exercise
+from ._common import ExerciseError, as_float, passed, run_exercise
 
 __all__ = ["check_discriminator_loss", "check_d_step"]
-
-
-def _as_float(value, what):
-    if not torch.is_tensor(value):
-        raise ExerciseError(f"{what} should return a tensor (so .backward() works), got {type(value).__name__}.")
-    if value.numel() != 1:
-        raise ExerciseError(f"{what} should return one number (the batch average), got a tensor of shape "
-                            f"{tuple(value.shape)}. Did you forget .mean()?")
-    return float(value.detach())
 
 
 def check_discriminator_loss(fn):
@@ -35,7 +26,7 @@ def check_discriminator_loss(fn):
     ]
     for name, real, fake in cases:
         want = float(losses.discriminator_loss(real, fake))
-        got = _as_float(run_exercise(fn, real.clone(), fake.clone(), exercise="Exercise 3.1"), "discriminator_loss")
+        got = as_float(run_exercise(fn, real.clone(), fake.clone(), exercise="Exercise 3.1"), "discriminator_loss")
         if got != got or abs(got - want) > 1e-4 * max(1.0, abs(want)):
             hint = "Remember: real examples have label 1, fakes label 0, and the loss is the SUM of the two averages."
             if abs(got + want) < 1e-4 * max(1.0, abs(want)):
@@ -79,7 +70,7 @@ def check_d_step(fn):
         out = run_exercise(fn, G, D, opt_D, real.clone(), z.clone(), exercise="Exercise 3.2")
         if isinstance(out, tuple):  # allow returning (loss, ...) like the package does
             out = out[0] if out else None
-        got = _as_float(out, "d_step")
+        got = as_float(out, "d_step")
         if any(p.grad is not None for p in G.parameters()):
             raise ExerciseError("G's parameters received gradients during the discriminator step. Did you detach "
                                 "the fake batch? Use fake = G(z).detach() so D's loss does not flow back into G.")

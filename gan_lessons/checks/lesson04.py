@@ -7,7 +7,7 @@ from .. import losses
 from ..models import MLPDiscriminator, MLPGenerator
 from ..train import train_generator_step
 from ._common import ExerciseError, passed, run_exercise
-from .lesson03 import _as_float
+from ._common import as_float
 
 __all__ = ["check_saturating_loss", "check_non_saturating_loss", "check_g_step"]
 
@@ -27,7 +27,7 @@ def _check_generator_loss(fn, saturating, exercise, name):
     other = losses.generator_loss  # to recognise the other loss, a common mix-up
     for case, logits in cases:
         want = float(losses.generator_loss(logits, saturating=saturating))
-        got = _as_float(run_exercise(fn, logits.clone(), exercise=exercise), name)
+        got = as_float(run_exercise(fn, logits.clone(), exercise=exercise), name)
         if got != got or abs(got - want) > 1e-4 * max(1.0, abs(want)):
             tol = 1e-4 * max(1.0, abs(want))
             if got != got or abs(got) == float("inf"):
@@ -88,7 +88,7 @@ def check_g_step(fn):
                                     "the discriminator step.") from e
             if isinstance(out, tuple):  # allow returning (loss, D(G(z))) like the package does
                 out = out[0] if out else None
-            got = _as_float(out, "g_step")
+            got = as_float(out, "g_step")
             changed_D = [n for n, p in D.named_parameters() if not torch.equal(p.detach(), D_start[n])]
             if changed_D:
                 raise ExerciseError(f"D's weights changed during the generator step ({', '.join(changed_D)}). "

@@ -6,7 +6,7 @@ import torch
 from .. import losses
 from ..models import MLPDiscriminator, MLPGenerator
 from ._common import ExerciseError, passed, run_exercise
-from .lesson03 import _as_float
+from ._common import as_float
 
 __all__ = ["check_value_function", "check_optimal_discriminator", "check_alternating_loop"]
 
@@ -26,7 +26,7 @@ def check_value_function(fn):
     ]
     for case, real, fake in cases:
         want = float(-losses.discriminator_loss(real, fake))
-        got = _as_float(run_exercise(fn, real.clone(), fake.clone(), exercise="Exercise 5.1"), "value")
+        got = as_float(run_exercise(fn, real.clone(), fake.clone(), exercise="Exercise 5.1"), "value")
         tol = 1e-4 * max(1.0, abs(want))
         if got == got and abs(got - want) <= tol:
             continue

@@ -4,7 +4,7 @@ import torch
 from .. import losses
 from ..models import MLPCritic
 from ._common import ExerciseError, passed, run_exercise
-from .lesson03 import _as_float
+from ._common import as_float
 
 __all__ = ["check_wasserstein_losses", "check_gradient_penalty", "check_clip_weights"]
 
@@ -23,7 +23,7 @@ def check_wasserstein_losses(critic_loss_fn, generator_loss_fn):
     ]
     for case, real, fake in cases:
         want = float(losses.critic_loss(real, fake))
-        got = _as_float(run_exercise(critic_loss_fn, real.clone(), fake.clone(), exercise="Exercise 6.1a"),
+        got = as_float(run_exercise(critic_loss_fn, real.clone(), fake.clone(), exercise="Exercise 6.1a"),
                         "critic_loss")
         tol = 1e-4 * max(1.0, abs(want))
         if abs(got - want) > tol:
@@ -37,7 +37,7 @@ def check_wasserstein_losses(critic_loss_fn, generator_loss_fn):
                 hint = "critic_loss = fake_scores.mean() - real_scores.mean()."
             raise ExerciseError(f"critic_loss on {case}: expected {want:.6f}, got {got:.6f}. {hint}")
         want = float(losses.wasserstein_generator_loss(fake))
-        got = _as_float(run_exercise(generator_loss_fn, fake.clone(), exercise="Exercise 6.1b"), "generator_loss")
+        got = as_float(run_exercise(generator_loss_fn, fake.clone(), exercise="Exercise 6.1b"), "generator_loss")
         if abs(got - want) > 1e-4 * max(1.0, abs(want)):
             hint = ("Wrong sign: G wants the critic to score its fakes *high*, so it minimizes -E f(G(z))."
                     if abs(got + want) <= 1e-4 * max(1.0, abs(want)) else
@@ -76,7 +76,7 @@ def check_gradient_penalty(fn):
         want = want.detach()
         critic.zero_grad(set_to_none=True)
         got = run_exercise(fn, critic, real.clone(), fake.clone(), eps.clone(), exercise="Exercise 6.2")
-        value = _as_float(got, "gradient_penalty")
+        value = as_float(got, "gradient_penalty")
         where = f"for inputs of shape {list(shape)}"
         if abs(value - float(want)) > 1e-4 * max(1.0, float(want)):
             hint = "penalty = mean over the batch of (||grad_x f(x_hat)||_2 - 1) ** 2."
