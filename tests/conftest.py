@@ -65,3 +65,14 @@ def pytest_ignore_collect(collection_path, config):
     if collection_path.suffix == ".ipynb":
         return True
     return None
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models train faster on one thread than on several fighting over a shared CPU."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

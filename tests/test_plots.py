@@ -14,13 +14,7 @@ from gan_lessons import models, plots, toy, train  # noqa: E402
 from gan_lessons.history import History  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: one thread is faster than several fighting over a shared CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # fixture in conftest.py
 
 
 def _run(G, D, data, steps, **kw):
