@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 setup: $(STAMP)
 
+# Jupyter refuses to run as root unless told; containers (Docker, some clouds) often are root.
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: setup
 	GAN_LESSONS_HEADLESS=1 $(BIN)/python -m pytest
