@@ -49,3 +49,27 @@ def run_exercise(fn, *args, exercise="this exercise", **kwargs):
             f"{exercise} is not solved yet: replace the `raise NotImplementedError` in "
             f"`{getattr(fn, '__name__', fn)}` with your code, run that cell, then run this check again."
         ) from e
+
+
+def step_loss(out, what):
+    """The loss a learner's training step returned: a tensor, or a tuple starting with it (as the
+    package's steps return), as a float."""
+    if isinstance(out, tuple):
+        out = out[0] if out else None
+    return as_float(out, what)
+
+
+def check_update(model, ref, before, step, where, who, first_hint):
+    """After the learner's training step number `step` (1 or 2): `model` must have moved, and exactly
+    as its copy `ref` moved under the package's step. `before` holds its parameters before the step;
+    `where` starts each message (e.g. "Step 2 (saturating)"); `who` is "D" or "G"."""
+    import torch
+
+    if all(torch.equal(p.detach(), p0) for p, p0 in zip(model.parameters(), before)):
+        raise ExerciseError(f"{where}: {who}'s weights did not change at all. After loss.backward(), "
+                            f"call opt_{who}.step() to update {who}.")
+    for (name, p), p_ref in zip(model.named_parameters(), ref.parameters()):
+        if not torch.allclose(p, p_ref, atol=1e-6):
+            hint = (f"Step 1 was right but step 2 is not: gradients add up across steps unless you clear them. "
+                    f"Call opt_{who}.zero_grad() before loss.backward()." if step == 2 else first_hint)
+            raise ExerciseError(f"{where}: {who}'s parameter {name} differs from the reference update. {hint}")

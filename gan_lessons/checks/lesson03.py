@@ -5,8 +5,9 @@ import torch
 
 from .. import losses
 from ..models import MLPDiscriminator, MLPGenerator
+from ..probes import changed_params, snapshot_params
 from ..train import train_discriminator_step
-from ._common import ExerciseError, as_float, passed, run_exercise
+from ._common import ExerciseError, as_float, check_update, passed, run_exercise, step_loss
 
 __all__ = ["check_discriminator_loss", "check_d_step"]
 
@@ -62,19 +63,16 @@ def check_d_step(fn):
     G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
     opt_ref = torch.optim.SGD(D_ref.parameters(), lr=0.1)
     opt_D = torch.optim.SGD(D.parameters(), lr=0.1)
-    G_before = {n: p.detach().clone() for n, p in G.named_parameters()}
+    G_before = snapshot_params(G)
 
     for i, (real, z) in enumerate(batches, start=1):
         D_before = [p.detach().clone() for p in D.parameters()]
         want = float(train_discriminator_step(G_ref, D_ref, opt_ref, real, z)[0])
-        out = run_exercise(fn, G, D, opt_D, real.clone(), z.clone(), exercise="Exercise 3.2")
-        if isinstance(out, tuple):  # allow returning (loss, ...) like the package does
-            out = out[0] if out else None
-        got = as_float(out, "d_step")
+        got = step_loss(run_exercise(fn, G, D, opt_D, real.clone(), z.clone(), exercise="Exercise 3.2"), "d_step")
         if any(p.grad is not None for p in G.parameters()):
             raise ExerciseError("G's parameters received gradients during the discriminator step. Did you detach "
                                 "the fake batch? Use fake = G(z).detach() so D's loss does not flow back into G.")
-        changed_G = [n for n, p in G.named_parameters() if not torch.equal(p.detach(), G_before[n])]
+        changed_G = changed_params(G, G_before)
         if changed_G:
             raise ExerciseError(f"G's weights changed during the discriminator step ({', '.join(changed_G)}). "
                                 "Only opt_D.step() should be called: the discriminator step trains D alone.")
@@ -83,17 +81,8 @@ def check_d_step(fn):
                 f"Step {i}: the returned loss is {got:.6f} but discriminator_loss(D(real), D(G(z))) before the "
                 f"update is {want:.6f}. Return the loss you called .backward() on, computed from D(real) "
                 "and D(fake) with gl.losses.discriminator_loss (real first, fake second).")
-        if all(torch.equal(p.detach(), p0) for p, p0 in zip(D.parameters(), D_before)):
-            raise ExerciseError(f"Step {i}: D's weights did not change at all. After loss.backward(), "
-                                "call opt_D.step() to update D.")
-        for (name, p), p_ref in zip(D.named_parameters(), D_ref.parameters()):
-            if not torch.allclose(p, p_ref, atol=1e-6):
-                if i == 2:
-                    hint = ("Step 1 was right but step 2 is not: gradients add up across steps unless you "
-                            "clear them. Call opt_D.zero_grad() before loss.backward().")
-                else:
-                    hint = ("Backpropagate the loss of D on the real batch (label 1) and on fake = G(z).detach() "
-                            "(label 0), then call opt_D.step() once.")
-                raise ExerciseError(f"Step {i}: D's parameter {name} differs from the reference update. {hint}")
+        check_update(D, D_ref, D_before, i, f"Step {i}", "D",
+                     "Backpropagate the loss of D on the real batch (label 1) and on fake = G(z).detach() "
+                     "(label 0), then call opt_D.step() once.")
     return passed("Exercise 3.2 (d_step)", "loss matches, only D changed, G has no gradient")
 

@@ -5,9 +5,9 @@ import torch
 
 from .. import losses
 from ..models import MLPDiscriminator, MLPGenerator
+from ..probes import changed_params, snapshot_params
 from ..train import train_generator_step
-from ._common import ExerciseError, passed, run_exercise
-from ._common import as_float
+from ._common import ExerciseError, as_float, check_update, passed, run_exercise, step_loss
 
 __all__ = ["check_saturating_loss", "check_non_saturating_loss", "check_g_step"]
 
@@ -71,7 +71,7 @@ def check_g_step(fn):
         G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
         opt_G = torch.optim.SGD(G.parameters(), lr=0.1)
         opt_ref = torch.optim.SGD(G_ref.parameters(), lr=0.1)
-        D_start = {n: p.detach().clone() for n, p in D.named_parameters()}
+        D_start = snapshot_params(D)
         g = torch.Generator().manual_seed(41)
         which = "saturating" if saturating else "non-saturating"
         for i in (1, 2):
@@ -86,10 +86,8 @@ def check_g_step(fn):
                 raise ExerciseError("loss.backward() found nothing to differentiate: the fake batch must NOT be "
                                     "detached in the generator step (G learns through it). Detach only in "
                                     "the discriminator step.") from e
-            if isinstance(out, tuple):  # allow returning (loss, D(G(z))) like the package does
-                out = out[0] if out else None
-            got = as_float(out, "g_step")
-            changed_D = [n for n, p in D.named_parameters() if not torch.equal(p.detach(), D_start[n])]
+            got = step_loss(out, "g_step")
+            changed_D = changed_params(D, D_start)
             if changed_D:
                 raise ExerciseError(f"D's weights changed during the generator step ({', '.join(changed_D)}). "
                                     "Only opt_G.step() should run: the generator step trains G alone.")
@@ -106,15 +104,7 @@ def check_g_step(fn):
                     f"Step {i} ({which}): the returned loss is {got:.6f}, expected {want:.6f} = "
                     f"generator_loss(D(G(z)), saturating={saturating}) before the update. Pass `saturating` on "
                     "to gl.losses.generator_loss and return the loss you called .backward() on.")
-            if all(torch.equal(p.detach(), p0) for p, p0 in zip(G.parameters(), G_before)):
-                raise ExerciseError(f"Step {i} ({which}): G's weights did not change. After loss.backward(), "
-                                    "call opt_G.step().")
-            for (name, p), p_ref in zip(G.named_parameters(), G_ref.parameters()):
-                if not torch.allclose(p, p_ref, atol=1e-6):
-                    hint = ("Step 1 was right but step 2 is not: gradients add up unless cleared. Call "
-                            "opt_G.zero_grad() before loss.backward()." if i == 2 else
-                            "Compute loss = generator_loss(D(G(z)), saturating) on a fake batch that is NOT "
-                            "detached (G must get gradients), backward, then opt_G.step().")
-                    raise ExerciseError(f"Step {i} ({which}): G's parameter {name} differs from the reference "
-                                        f"update. {hint}")
+            check_update(G, G_ref, G_before, i, f"Step {i} ({which})", "G",
+                         "Compute loss = generator_loss(D(G(z)), saturating) on a fake batch that is NOT "
+                         "detached (G must get gradients), backward, then opt_G.step().")
     return passed("Exercise 4.2 (g_step)", "both losses: only G changed, D has no gradient")
