@@ -15,6 +15,9 @@ gradients are reset with `zero_grad(set_to_none=True)`. What is left is here, al
   "reduce-overhead": D runs three times per step, which defeats its CUDA graphs; use `cuda_graph`.
   No channels_last either: with it, compiling ConvTranspose2d's backward crashed on our H100.
 
+- `channels_last` (automatic on a CPU): convolutional networks are stored channels-last, the layout
+  oneDNN's CPU convolutions are fastest with.
+
 Everything falls back to the plain path, with a warning, where it cannot apply (e.g. `cuda_graph`
 on a CPU), so a notebook written for a GPU still runs on a laptop.
 """
@@ -125,6 +128,33 @@ def prepare_models(G, D, precision="fp32", compile=None):
     return G, D
 
 
+def has_convolutions(model):
+    """Whether `model` has a convolution or transposed convolution layer (lesson 07)."""
+    return any(isinstance(m, nn.modules.conv._ConvNd) for m in model.modules())
+
+
+def set_channels_last(G, D, ema=None, channels_last=None):
+    """Store convolutional G and D (and an EMA copy of G) channels-last; returns whether it did (lesson 07).
+
+    channels_last=None decides by itself: yes on a CPU, where oneDNN's convolutions and transposed
+    convolutions run much faster on channels-last tensors (measured: a DCGAN step about 20% faster, a
+    single 64->1 transposed convolution 4x), no on GPUs (keep what cuDNN picks). True forces it, False
+    leaves the networks alone. Only the memory layout changes: shapes, values and results do not.
+    """
+    if channels_last is None:
+        channels_last = next(G.parameters()).device.type == "cpu"
+    if not isinstance(channels_last, bool):
+        raise TypeError(f"channels_last must be True, False or None (auto), got {channels_last!r}")
+    if not channels_last:
+        return False
+    done = False
+    for model in (G, D, None if ema is None else ema.model):
+        if model is not None and has_convolutions(model):
+            model.to(memory_format=torch.channels_last)
+            done = True
+    return done
+
+
 def make_capturable(optimizer):
     """Let an optimizer's step run inside a CUDA graph (lesson 07).
 
@@ -231,7 +261,7 @@ def tune_backends(device, threads=None):
 
 
 def ring_gan_recipe(seed=0):
-    """A GAN that covers all 8 modes of `toy.Ring2D()` with sharp samples, quickly on a CPU (lessons 05-07).
+    """A GAN set up to cover all 8 modes of `toy.Ring2D()` with sharp samples, quickly on a CPU (lesson 05).
 
     Returns (G, D, train_kwargs): call `train.train(G, D, toy.Ring2D(), **train_kwargs)`.
     The settings are in RING_RECIPE: a deeper MLP pair (3 hidden layers of 128), large batches

@@ -6,6 +6,7 @@ on fresh real and fake batches; one generator step }. It records a `History` sna
 the kernel, and stops with a clear message if a loss becomes NaN or infinite.
 """
 import contextlib
+import copy
 import time
 import warnings
 
@@ -57,19 +58,57 @@ def make_optimizers(G, D, loss="bce", lr=None, lr_d=None):
             torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas))
 
 
+class EMA:
+    """An exponential moving average of a generator's weights (lesson 07).
+
+    A GAN's generator keeps moving as D changes its mind, so its latest weights are a noisy point
+    on that path; their running average makes cleaner samples (Yazici et al., 2019). After each
+    generator step, `update(G)` moves `ema.model` (a copy of G, in eval mode, never trained) a
+    fraction 1 - decay towards G. The decay starts low and rises to `decay` ((1 + n) / (10 + n)
+    after n updates), so the average does not remember the random start. Buffers (batch norm's
+    running statistics) are copied from G. Pass it to `train(..., ema=ema)` and sample from
+    `ema.model`.
+    """
+
+    def __init__(self, G, decay=0.999):
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"decay must be in [0, 1), e.g. 0.999 (averages about the last 1000 steps); got {decay!r}")
+        self.model = copy.deepcopy(G).eval().requires_grad_(False)
+        self.decay, self.updates = float(decay), 0
+
+    @torch.no_grad()
+    def update(self, G):
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        ours, theirs = list(self.model.parameters()), list(G.parameters())
+        if len(ours) != len(theirs):
+            raise ValueError("EMA.update got a model with a different architecture from the one it averages.")
+        torch._foreach_lerp_(ours, theirs, 1.0 - decay)  # avg += (1 - decay) * (p - avg), all tensors at once
+        for a, b in zip(self.model.buffers(), G.buffers()):
+            a.copy_(b)
+
+    def state_dict(self):
+        return {"model": self.model.state_dict(), "decay": self.decay, "updates": self.updates}
+
+    def load_state_dict(self, state):
+        self.model.load_state_dict(state["model"])
+        self.decay, self.updates = float(state["decay"]), int(state["updates"])
+
+
 def _check_loss(loss):
     if loss not in LOSSES:
         raise ValueError(f"Unknown loss {loss!r}. Choose one of: {', '.join(LOSSES)}.")
 
 
-def train_discriminator_step(G, D, opt_D, real, z, loss="bce", gp_weight=10.0, clip=0.01):
+def train_discriminator_step(G, D, opt_D, real, z, loss="bce", gp_weight=10.0, clip=0.01, fake=None):
     """One update of D (or the critic) on a real batch and a batch made from noise z (lesson 03).
 
     G is frozen here: fake = G(z).detach() cuts the graph, so no gradient reaches G and G's
     parameters and gradients are untouched; only opt_D steps. Returns (loss, D(real), D(fake)),
     detached: logits for "bce", scores for the Wasserstein losses.
+    fake: G(z) computed already (the loop's `reuse_fake` option); it is detached here just the same.
     """
-    fake = G(z).detach()  # [B, ...]; detach: D's loss must not flow back into G
+    fake = (G(z) if fake is None else fake).detach()  # [B, ...]; detach: D's loss must not flow into G
     real_out, fake_out = D(real), D(fake)  # [B], [B]
     if loss == "bce":
         d_loss = losses.discriminator_loss(real_out, fake_out)
@@ -85,14 +124,15 @@ def train_discriminator_step(G, D, opt_D, real, z, loss="bce", gp_weight=10.0, c
     return d_loss.detach(), real_out.detach(), fake_out.detach()
 
 
-def train_generator_step(G, D, opt_G, z, loss="bce", saturating=False):
+def train_generator_step(G, D, opt_G, z, loss="bce", saturating=False, fake=None):
     """One update of G (lesson 04): generate, score with D, backpropagate through D into G.
 
     D is frozen for the step: the gradient flows *through* D to G's output, but D's parameters
     and their .grad are untouched; only opt_G steps. Returns (loss, D(G(z))) detached.
+    fake: G(z) computed already, with its graph (the loop's `reuse_fake` option); z is then unused.
     """
     with frozen(D):
-        fake_out = D(G(z))  # [B]
+        fake_out = D(G(z) if fake is None else fake)  # [B]
         if loss == "bce":
             g_loss = losses.generator_loss(fake_out, saturating=saturating)
         else:
@@ -205,8 +245,8 @@ def _real_sampler(data, G, device):
 
 def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=False, lr=None, lr_d=None,
           opt_G=None, opt_D=None, gp_weight=10.0, clip=0.01, record_every=None, n_fixed=None,
-          history=None, progress=True, callback=None, seed=None, precision="fp32", cuda_graph=False,
-          compile=False):
+          history=None, progress=True, callback=None, seed=None, ema=None, reuse_fake=False,
+          precision="fp32", cuda_graph=False, compile=False, channels_last=None):
     """Train G and D for `steps` generator steps, k discriminator steps before each (lesson 05).
 
     data: a toy distribution (gan_lessons.toy), an ImageData (data.load_images) or a tensor of
@@ -215,9 +255,14 @@ def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=Fals
     record_every: generator steps between snapshots (default: about 100 snapshots per run).
     history: pass a previous run's History (and its optimizers) to resume; steps continue from it.
     callback: called as callback(history) after each snapshot (the live scrubber uses it).
-    precision, cuda_graph, compile: optional speed-ups, off by default (see `gan_lessons.fast`):
+    ema: an `EMA` of G, updated after every generator step (lesson 07).
+    reuse_fake: G's step scores the fakes of the last D step again instead of drawing fresh z, as
+      pytorch/examples' DCGAN does: one generator forward pass less per step (lesson 07).
+    precision, cuda_graph, compile, channels_last: speed-ups (see `gan_lessons.fast`):
       precision="bf16" (bfloat16 autocast), cuda_graph=True (replay the whole step as a CUDA graph),
-      compile=True (torch.compile the networks). Where one cannot apply it warns and is skipped.
+      compile=True (torch.compile the networks); off by default, and where one cannot apply it warns
+      and is skipped. channels_last=None (auto) stores convolutional networks channels-last on a CPU,
+      where oneDNN's convolutions run faster that way; pass False to keep G and D as they are.
     Returns the History. Ctrl-C / "interrupt kernel" returns what was recorded so far.
     """
     _check_loss(loss)
@@ -229,9 +274,14 @@ def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=Fals
                          "k=1 is the usual choice; WGANs often use k=5.")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if ema is not None and not isinstance(ema, EMA):
+        raise TypeError(f"ema must be a gan_lessons.train.EMA (ema = EMA(G)), got {type(ema).__name__}")
+    if not isinstance(reuse_fake, bool):
+        raise TypeError(f"reuse_fake must be True or False, got {reuse_fake!r}")
     device = _device_of(G)
     if _device_of(D) != device:
         raise ValueError(f"G is on {device} but D is on {_device_of(D)}: move both with .to(device).")
+    fast.set_channels_last(G, D, ema, channels_last)  # a memory layout only: no result changes
     if opt_G is None or opt_D is None:
         if history is not None and history.last_step > 0:
             raise ValueError("To resume a run, pass the optimizers too (opt_G=..., opt_D=...), "
@@ -248,6 +298,10 @@ def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=Fals
     config = dict(steps=steps, batch_size=batch_size, k=k, loss=loss, saturating=saturating,
                   lr=opt_G.param_groups[0]["lr"], lr_d=opt_D.param_groups[0]["lr"], gp_weight=gp_weight,
                   clip=clip, record_every=record_every)
+    if reuse_fake:
+        config["reuse_fake"] = True
+    if ema is not None:
+        config["ema_decay"] = ema.decay
     if precision != "fp32" or cuda_graph or compile_mode:
         config["speed"] = dict(precision=precision, cuda_graph=cuda_graph, compile=compile_mode)
     if history is None:
@@ -288,12 +342,17 @@ def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=Fals
 
     def one_step():
         """k discriminator steps, then one generator step; returns (d_loss, D(real), D(fake), g_loss)."""
-        for _ in range(k):
+        fake = None
+        for i in range(k):
             real = sample_real(batch_size)
             z = sample_z(batch_size, G.latent_dim, device)
-            d_loss, real_out, fake_out = train_discriminator_step(G_run, D_run, opt_D, real, z, loss, gp_weight, clip)
-        z = sample_z(batch_size, G.latent_dim, device)
-        g_loss, _ = train_generator_step(G_run, D_run, opt_G, z, loss, saturating)
+            if reuse_fake and i == k - 1:
+                fake = G_run(z)  # keeps its graph: G's step below backpropagates through it
+            d_loss, real_out, fake_out = train_discriminator_step(G_run, D_run, opt_D, real, z, loss, gp_weight,
+                                                                  clip, fake=fake)
+        if fake is None:
+            z = sample_z(batch_size, G.latent_dim, device)
+        g_loss, _ = train_generator_step(G_run, D_run, opt_G, z, loss, saturating, fake=fake)
         return d_loss, real_out, fake_out, g_loss
 
     run_step = fast.GraphedStep(one_step, [opt_G, opt_D]) if cuda_graph else one_step
@@ -309,6 +368,8 @@ def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=Fals
     try:
         for step in range(start + 1, start + steps + 1):
             d_loss, real_out, fake_out, g_loss = run_step()
+            if ema is not None:
+                ema.update(G)
             ok = torch.isfinite(d_loss) & torch.isfinite(g_loss)
             first_bad = torch.where(~ok & (first_bad < 0), torch.full_like(first_bad, step), first_bad)
             sums["d_loss"] += d_loss

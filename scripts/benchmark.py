@@ -8,9 +8,12 @@ Three measurements, picked with --what (comma-separated):
                   a DataLoader with per-batch ToTensor + Normalize, BCELoss on sigmoid outputs,
                   `.item()` every step; and
               (b) the package's loop, gl.train.train (data resident on the device, batches by indexing,
-                  losses summed on the device, one snapshot every 50 steps).
-              Both run in this process, interleaved (a, b, a, b), warm-up steps excluded; it prints
-              images/s (real images per second, one real batch per generator step) and the ratio.
+                  losses summed on the device, one snapshot every 50 steps, channels-last on a CPU),
+                  twice: as the lessons call it (fresh noise for G's step, as in Goodfellow's
+                  Algorithm 1: one more G forward pass than the textbook) and with reuse_fake=True
+                  (G's step reuses the D step's fakes, as the textbook does: the same work per step).
+              All run in this process, interleaved (a, b, b', a, b, b', ...), warm-up steps excluded; it
+              prints images/s (real images per second, one real batch per generator step) and the ratios.
   ring        Time-to-quality on the 2-D ring of 8 Gaussians with gl.fast.ring_gan_recipe():
               modes covered (of 8) and the fraction of high-quality samples (gl.toy.count_modes)
               after --ring-seconds, averaged over --seeds.
@@ -120,10 +123,11 @@ def textbook_run(loader, netG, netD, device, warmup, steps):
 
 # -- (b) the package's loop -------------------------------------------------------------------------
 
-def package_run(data, netG, netD, batch_size, warmup, steps, speed):
+def package_run(data, netG, netD, batch_size, warmup, steps, speed, reuse_fake=False):
     """gl.train.train: warm-up call, then a timed call that resumes it; returns seconds for `steps`."""
     opt_G, opt_D = gltrain.make_optimizers(netG, netD)
-    common = dict(batch_size=batch_size, opt_G=opt_G, opt_D=opt_D, progress=False, record_every=50, **speed)
+    common = dict(batch_size=batch_size, opt_G=opt_G, opt_D=opt_D, progress=False, record_every=50,
+                  reuse_fake=reuse_fake, **speed)
     h = gltrain.train(netG, netD, data, warmup, **common)
     device = next(netG.parameters()).device
     sync(device)
@@ -144,24 +148,26 @@ def throughput(args, device, speed):
     print(f"\n== Throughput: DCGAN width {args.width}, batch {b}, {args.steps} timed steps after "
           f"{args.warmup} warm-up steps, {rounds} interleaved rounds ==")
     data = load_images("mnist", "train", device=device)
-    results = {"textbook": [], "package": []}
+    runs = {"textbook": None, "package": False, "package, reuse_fake": True}
+    results = {name: [] for name in runs}
     with tempfile.TemporaryDirectory(prefix="gl-bench-") as root:
         loader = textbook_loader(root, b, args.workers, device)
         for r in range(rounds):
-            G, D = dcgan(args, device, r)
-            t = textbook_run(loader, G, D, device, args.warmup, args.steps)
-            results["textbook"].append(b * args.steps / t)
-            G, D = dcgan(args, device, r)
-            t = package_run(data, G, D, b, args.warmup, args.steps, speed)
-            results["package"].append(b * args.steps / t)
-            print(f"  round {r + 1}: textbook {results['textbook'][-1]:8.0f} img/s   "
-                  f"package {results['package'][-1]:8.0f} img/s")
+            for name, reuse in runs.items():
+                G, D = dcgan(args, device, r)
+                if reuse is None:
+                    t = textbook_run(loader, G, D, device, args.warmup, args.steps)
+                else:
+                    t = package_run(data, G, D, b, args.warmup, args.steps, speed, reuse_fake=reuse)
+                results[name].append(b * args.steps / t)
+            print(f"  round {r + 1}: " + "   ".join(f"{name} {v[-1]:7.0f} img/s" for name, v in results.items()),
+                  flush=True)
         del loader
-    a, p = statistics.median(results["textbook"]), statistics.median(results["package"])
-    print(f"  median:  (a) textbook loop (DataLoader, .item() per step): {a:8.0f} img/s")
-    print(f"           (b) gl.train.train{_speed_label(speed)}: {p:8.0f} img/s")
-    print(f"           ratio (b)/(a): {p / a:.2f}x")
-    return a, p
+    a, p, q = (statistics.median(v) for v in results.values())
+    print(f"  median:  (a)  textbook loop (DataLoader, .item() per step):   {a:8.0f} img/s")
+    print(f"           (b)  gl.train.train{_speed_label(speed)}:   {p:8.0f} img/s   {p / a:.2f}x (a)")
+    print(f"           (b') gl.train.train(reuse_fake=True){_speed_label(speed)}: {q:8.0f} img/s   {q / a:.2f}x (a)")
+    return a, p, q
 
 
 def _speed_label(speed):
@@ -214,6 +220,7 @@ def quality(args, device, speed):
     n = 2000
     for ds in args.datasets.split(","):
         print(f"\n== Time to quality on {ds}: DCGAN width {args.width}, batch {args.batch_size}, "
+              f"{args.precision}{', reuse_fake' if args.reuse_fake else ''}, "
               f"FID of {n} samples vs the test split; budget {args.max_seconds:.0f} s of training ==")
         try:
             floor = metrics.fid_floor(ds, n=n)
@@ -227,7 +234,8 @@ def quality(args, device, speed):
         data = load_images(ds, "train", device=device)
         G, D = dcgan(args, device, 0)
         opt_G, opt_D = gltrain.make_optimizers(G, D)
-        common = dict(batch_size=args.batch_size, opt_G=opt_G, opt_D=opt_D, progress=False, **speed)
+        common = dict(batch_size=args.batch_size, opt_G=opt_G, opt_D=opt_D, progress=False,
+                      reuse_fake=args.reuse_fake, **speed)
         h, spent, fid_hit, score_hit = None, 0.0, None, None
         while spent < args.max_seconds:
             t0 = time.perf_counter()
@@ -267,6 +275,7 @@ def main(argv=None):
     p.add_argument("--precision", default="fp32", choices=fast.PRECISIONS)
     p.add_argument("--cuda-graph", action="store_true", help="package loop: replay each step as a CUDA graph")
     p.add_argument("--compile", action="store_true", help="package loop: torch.compile the networks (CUDA)")
+    p.add_argument("--reuse-fake", action="store_true", help="quality: train with reuse_fake=True (one G pass less per step)")
     p.add_argument("--seeds", default="0,1,2", help="ring: seeds to average over")
     p.add_argument("--ring-seconds", type=float, default=60.0)
     p.add_argument("--max-seconds", type=float, default=None,

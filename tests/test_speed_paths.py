@@ -186,3 +186,132 @@ def test_ring_recipe_builds_and_trains():
     kwargs["callback"](h)
     for opt in (kwargs["opt_G"], kwargs["opt_D"]):
         assert opt.param_groups[0]["lr"] == pytest.approx(lr * fast.RING_RECIPE["decay"])
+
+
+# -- reuse_fake: the textbook's shortcut, one generator forward per step ----------------------------
+
+def test_reuse_fake_is_the_textbook_step():
+    """train(reuse_fake=True) == pytorch/examples' step written out with PyTorch's own BCE."""
+    data, steps, b = toy.Gaussian1D(), 15, 32
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    seed_everything(0)
+    G, D = _mlp_pair()
+    forwards = []
+    G.register_forward_hook(lambda m, i, o: forwards.append(o.shape[0]))
+    train.train(G, D, data, steps, batch_size=b, record_every=steps, progress=False, seed=3, reuse_fake=True)
+    assert forwards.count(b) == steps, "reuse_fake should run G once per step on a training batch"
+
+    seed_everything(0)
+    G2, D2 = _mlp_pair()
+    opt_G, opt_D = train.make_optimizers(G2, D2)
+    torch.manual_seed(3)
+    train.sample_z(1000, G2.latent_dim)  # train() draws the fixed noise first
+    ones, zeros = torch.ones(b), torch.zeros(b)
+    for _ in range(steps):
+        real, z = data.sample(b), train.sample_z(b, 1)
+        fake = G2(z)
+        opt_D.zero_grad()
+        (bce(D2(real), ones) + bce(D2(fake.detach()), zeros)).backward()
+        opt_D.step()
+        opt_G.zero_grad()
+        bce(D2(fake), ones).backward()  # the same fakes, scored by the updated D
+        opt_G.step()
+    for p, q in zip(_params(G) + _params(D), _params(G2) + _params(D2)):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_step_functions_accept_a_precomputed_fake():
+    seed_everything(0)
+    G, D = _mlp_pair()
+    real, z = torch.randn(16, 1) + 3, torch.randn(16, 1)
+    results = []
+    for fake in (None, G(z)):
+        D_copy = models.MLPDiscriminator(1, hidden=16)
+        D_copy.load_state_dict(D.state_dict())
+        opt = torch.optim.SGD(D_copy.parameters(), lr=0.1)
+        results.append(train.train_discriminator_step(G, D_copy, opt, real, z, fake=fake)[0])
+    assert torch.equal(results[0], results[1])
+    assert all(p.grad is None for p in G.parameters()), "the D step must not reach G"
+    # G's step on a given fake backpropagates through that fake's graph into G.
+    opt_G = torch.optim.SGD(G.parameters(), lr=0.1)
+    before = _params(G)
+    train.train_generator_step(G, D, opt_G, None, fake=G(z))
+    assert any(not torch.equal(p, q) for p, q in zip(before, _params(G)))
+
+
+# -- EMA: generator weight averaging -----------------------------------------------------------------
+
+def test_ema_follows_the_formula_with_its_warm_up():
+    G = models.MLPGenerator(2, 2, hidden=4)
+    ema = train.EMA(G, decay=0.9)
+    start = _params(ema.model)
+    with torch.no_grad():
+        for p in G.parameters():
+            p.add_(1.0)
+    ema.update(G)  # first update: decay min(0.9, 2/11)
+    d = 2 / 11
+    for a, s, p in zip(ema.model.parameters(), start, G.parameters()):
+        assert torch.allclose(a, d * s + (1 - d) * p)
+    for _ in range(200):
+        ema.update(G)
+    assert all(torch.allclose(a, p, atol=1e-6) for a, p in zip(ema.model.parameters(), G.parameters()))
+    assert not any(p.requires_grad for p in ema.model.parameters()) and not ema.model.training
+
+
+def test_train_updates_the_ema_every_generator_step_and_it_round_trips():
+    seed_everything(0)
+    G, D = models.DCGANGenerator(latent_dim=8, width=8), models.DCGANDiscriminator(width=8)
+    ema = train.EMA(G, decay=0.99)
+    h = train.train(G, D, _fake_images(), 6, batch_size=16, k=2, progress=False, ema=ema)
+    assert ema.updates == 6 and h.meta["config"]["ema_decay"] == 0.99
+    assert any(not torch.equal(a, p) for a, p in zip(ema.model.parameters(), G.parameters()))
+    # batch norm's running statistics are copied from G, not averaged
+    with torch.no_grad():
+        G.project[1].running_mean.fill_(3.0)
+    ema.update(G)
+    assert torch.equal(ema.model.project[1].running_mean, G.project[1].running_mean)
+    other = train.EMA(models.DCGANGenerator(latent_dim=8, width=8))
+    other.load_state_dict(ema.state_dict())
+    assert other.updates == 7 and all(torch.equal(a, b) for a, b in zip(other.model.parameters(),
+                                                                        ema.model.parameters()))
+
+
+@pytest.mark.parametrize("make, error, match", [
+    (lambda G: train.EMA(G, decay=1.0), ValueError, r"decay must be in \[0, 1\)"),
+    (lambda G: train.train(G, models.MLPDiscriminator(1, hidden=16), toy.Gaussian1D(), 2, ema=G,
+                           progress=False), TypeError, "ema must be a gan_lessons.train.EMA"),
+    (lambda G: train.EMA(G).update(models.MLPGenerator(1, 1, hidden=16, layers=3)), ValueError,
+     "different architecture"),
+])
+def test_ema_bad_input(make, error, match):
+    with pytest.raises(error, match=match):
+        make(models.MLPGenerator(1, 1, hidden=16))
+
+
+# -- channels_last: automatic on the CPU for convolutional networks ----------------------------------
+
+def _is_cl(model):
+    return all(p.is_contiguous(memory_format=torch.channels_last) for p in model.parameters() if p.dim() == 4)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the automatic choice differs on a GPU")
+def test_channels_last_is_automatic_on_cpu_and_changes_no_result():
+    h_cl, G_cl, D_cl = _dcgan_run()
+    h_plain, G_plain, D_plain = _dcgan_run(channels_last=False)
+    assert _is_cl(G_cl) and _is_cl(D_cl)
+    assert not _is_cl(G_plain) and not _is_cl(D_plain)
+    for p, q in zip(_params(G_cl) + _params(D_cl), _params(G_plain) + _params(D_plain)):
+        assert torch.allclose(p, q, atol=1e-4), "the memory layout must not change what is learned"
+    assert [s["step"] for s in h_cl] == [s["step"] for s in h_plain]
+    G, D = _mlp_pair()
+    assert fast.set_channels_last(G, D) is False  # nothing convolutional to convert
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(channels_last="yes"), "channels_last must be True, False or None"),
+    (dict(reuse_fake="yes"), "reuse_fake must be True or False"),
+])
+def test_layout_and_reuse_options_reject_nonsense(kwargs, match):
+    G, D = _mlp_pair()
+    with pytest.raises(TypeError, match=match):
+        train.train(G, D, toy.Gaussian1D(), 2, progress=False, **kwargs)
