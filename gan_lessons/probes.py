@@ -166,7 +166,9 @@ def plot_generator_loss_curves(axes=None, marks=None):
         ax.axhline(0, color="gray", lw=0.6)
         for label, value in (marks or {}).items():
             ax.axvline(float(value), color="gray", ls="--", lw=0.8)
-            ax.text(float(value) + 0.01, ax.get_ylim()[1], f"{label}", fontsize=7, va="top", ha="left", rotation=90)
+            # Above the axes, where no curve or legend can hide it (a mark at p ~ 0 sits on the y axis).
+            ax.text(float(value), 1.02, label, transform=ax.get_xaxis_transform(), fontsize=7, va="bottom",
+                    ha="left" if value < 0.9 else "right")
         ax.legend(fontsize=7, loc="lower left" if ax is ax0 else "lower right")
     return axes
 
