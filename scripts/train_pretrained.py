@@ -23,10 +23,12 @@ from gan_lessons import metrics, models, pretrained
 from gan_lessons.data import load_images
 from gan_lessons.train import train
 
-# Sized for a 2-core CPU (a few minutes each); on a GPU, pass --steps to train longer.
+# Sized for a 2-core CPU (minutes each, with the fast options of scripts/benchmark.py: bf16 autocast
+# and reuse_fake for the BCE runs); on a GPU, pass --steps to train longer.
 RUNS = {
-    "dcgan-mnist": dict(dataset="mnist", loss="bce", k=1, steps=4000, lr=2e-4),
-    "dcgan-fashion-mnist": dict(dataset="fashion-mnist", loss="bce", k=1, steps=6000, lr=2e-4),
+    "dcgan-mnist": dict(dataset="mnist", loss="bce", k=1, steps=30000, lr=2e-4, precision="bf16", reuse_fake=True),
+    "dcgan-fashion-mnist": dict(dataset="fashion-mnist", loss="bce", k=1, steps=30000, lr=2e-4, precision="bf16",
+                                reuse_fake=True),
     "wgan-gp-mnist": dict(dataset="mnist", loss="wgan-gp", k=3, steps=1500, lr=2e-4),
 }
 
@@ -54,9 +56,10 @@ def train_run(name, spec, args, device):
     D = (models.DCGANCritic(args.width) if spec["loss"] != "bce" else models.DCGANDiscriminator(args.width)).to(device)
     record_every = max(1, steps // args.snapshots)
     t0 = time.perf_counter()
+    speed = dict(precision=spec.get("precision", "fp32"), reuse_fake=spec.get("reuse_fake", False))
     history = train(G, D, data, steps, batch_size=args.batch_size, k=k, loss=spec["loss"], lr=spec["lr"],
                     record_every=record_every, n_fixed=args.n_fixed, progress=args.progress, seed=args.seed,
-                    callback=None if args.progress else log_snapshot)
+                    callback=None if args.progress else log_snapshot, **speed)
     if device.type == "cuda":
         torch.cuda.synchronize()
     wall = time.perf_counter() - t0
@@ -64,7 +67,7 @@ def train_run(name, spec, args, device):
     scores = metrics.evaluate(G, spec["dataset"], n=args.eval_n, seed=args.seed)
     config = dict(dataset=spec["dataset"], loss=spec["loss"], k=k, steps=steps, batch_size=args.batch_size,
                   lr=spec["lr"], latent_dim=args.latent_dim, width=args.width, seed=args.seed,
-                  record_every=record_every, n_fixed=args.n_fixed,
+                  record_every=record_every, n_fixed=args.n_fixed, **speed,
                   discriminator=type(D).__name__, discriminator_parameters=models.count_parameters(D))
     return G, history, config, wall, scores
 

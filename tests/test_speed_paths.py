@@ -7,6 +7,7 @@ still does exactly what the lessons' step functions do.
 import sys
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -315,3 +316,16 @@ def test_layout_and_reuse_options_reject_nonsense(kwargs, match):
     G, D = _mlp_pair()
     with pytest.raises(TypeError, match=match):
         train.train(G, D, toy.Gaussian1D(), 2, progress=False, **kwargs)
+
+
+@pytest.mark.parametrize("loss, k", [("wgan-gp", 3), ("wgan-clip", 2), ("bce", 2)])
+def test_reuse_fake_with_k_steps_and_every_loss(loss, k):
+    """With k critic steps, only the last one's fakes are reused: k forward passes of G per step, not k + 1."""
+    seed_everything(0)
+    G, D = _mlp_pair()
+    calls = []
+    G.register_forward_hook(lambda m, i, o: calls.append(o.shape[0]))
+    h = train.train(G, D, toy.Gaussian1D(), 4, batch_size=32, k=k, loss=loss, record_every=4, progress=False,
+                    reuse_fake=True)
+    assert calls.count(32) == 4 * k and h.meta["config"]["reuse_fake"] is True
+    assert all(np.isfinite(s["d_loss"]) for s in h if "d_loss" in s)
