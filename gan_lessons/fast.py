@@ -268,7 +268,9 @@ def ring_gan_recipe(seed=0):
     (1024: less noisy gradients, fewer modes dropped), Adam at lr 1e-3, both learning rates cut to
     0.3x after 40% of the steps (by a callback at a snapshot), which stops the generator wandering
     between modes once it covers them and lets each mode tighten, and `reuse_fake` (one generator
-    pass less per step, so more steps fit in the time).
+    pass less per step, so more steps fit in the time). RING_RECIPE["r1_weight"] = 0.1 adds an R1
+    penalty (`losses.r1_penalty`): measured, it covers all 8 modes on seeds 0-4 where the plain recipe
+    misses one on seeds 3 and 4, but each step costs 65% more and the samples are less sharp.
     """
     from .device import seed_everything
     from .models import MLPDiscriminator, MLPGenerator
@@ -294,10 +296,11 @@ def ring_gan_recipe(seed=0):
 
     record_every = max(1, decay_step // 5)  # a snapshot lands on decay_step
     kwargs = dict(steps=r["steps"], batch_size=r["batch_size"], loss="bce", opt_G=opt_G, opt_D=opt_D,
-                  record_every=record_every, callback=decay_lr, reuse_fake=r["reuse_fake"])
+                  record_every=record_every, callback=decay_lr, reuse_fake=r["reuse_fake"],
+                  r1_weight=r["r1_weight"])
     return G, D, kwargs
 
 
 # Found with scripts/benchmark.py --what ring and the sweeps in the README's Speed section.
 RING_RECIPE = dict(latent_dim=2, hidden=128, layers=3, lr=1e-3, betas=(0.5, 0.999), batch_size=1024,
-                   steps=6000, decay_at=0.4, decay=0.3, reuse_fake=True)
+                   steps=6000, decay_at=0.4, decay=0.3, reuse_fake=True, r1_weight=0.0)

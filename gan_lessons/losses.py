@@ -105,6 +105,21 @@ def gradient_penalty(critic, real, fake, generator=None):
     return ((slopes - 1) ** 2).mean()
 
 
+def r1_penalty(real_logits, real):
+    """R1 penalty E[||grad_x D(x)||_2^2] at the real examples (Mescheder et al. 2018) (lesson 05).
+
+    real_logits = D(real), computed from a `real` that requires grad. Penalising D's slope on the
+    data keeps D from growing sharp cliffs there, which damps the back-and-forth of the game so that
+    G can settle on every mode instead of abandoning some. Multiply by gamma / 2 and add it to the
+    discriminator's loss (`train(..., r1_weight=gamma)` does).
+    """
+    if not real.requires_grad:
+        raise ValueError("r1_penalty needs D's outputs on a `real` that requires grad: "
+                         "real = real.detach().requires_grad_(True) before computing D(real).")
+    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)  # [B, ...] like real
+    return grad.flatten(1).pow(2).sum(1).mean()
+
+
 @torch.no_grad()
 def clip_weights(critic, c):
     """Clamp every parameter of the critic to [-c, c], the original WGAN's crude Lipschitz bound (lesson 06)."""

@@ -100,15 +100,19 @@ def _check_loss(loss):
         raise ValueError(f"Unknown loss {loss!r}. Choose one of: {', '.join(LOSSES)}.")
 
 
-def train_discriminator_step(G, D, opt_D, real, z, loss="bce", gp_weight=10.0, clip=0.01, fake=None):
+def train_discriminator_step(G, D, opt_D, real, z, loss="bce", gp_weight=10.0, clip=0.01, fake=None,
+                             r1_weight=0.0):
     """One update of D (or the critic) on a real batch and a batch made from noise z (lesson 03).
 
     G is frozen here: fake = G(z).detach() cuts the graph, so no gradient reaches G and G's
     parameters and gradients are untouched; only opt_D steps. Returns (loss, D(real), D(fake)),
     detached: logits for "bce", scores for the Wasserstein losses.
     fake: G(z) computed already (the loop's `reuse_fake` option); it is detached here just the same.
+    r1_weight: gamma of the R1 penalty (gamma / 2) E||grad_x D(x)||^2 on the real batch; 0 = off.
     """
     fake = (G(z) if fake is None else fake).detach()  # [B, ...]; detach: D's loss must not flow into G
+    if r1_weight:
+        real = real.detach().requires_grad_(True)  # R1 differentiates D's output w.r.t. the real points
     real_out, fake_out = D(real), D(fake)  # [B], [B]
     if loss == "bce":
         d_loss = losses.discriminator_loss(real_out, fake_out)
@@ -116,6 +120,8 @@ def train_discriminator_step(G, D, opt_D, real, z, loss="bce", gp_weight=10.0, c
         d_loss = losses.critic_loss(real_out, fake_out)
         if loss == "wgan-gp":
             d_loss = d_loss + gp_weight * losses.gradient_penalty(D, real, fake)
+    if r1_weight:
+        d_loss = d_loss + 0.5 * r1_weight * losses.r1_penalty(real_out, real)
     opt_D.zero_grad(set_to_none=True)
     d_loss.backward()
     opt_D.step()
@@ -245,7 +251,7 @@ def _real_sampler(data, G, device):
 
 def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=False, lr=None, lr_d=None,
           opt_G=None, opt_D=None, gp_weight=10.0, clip=0.01, record_every=None, n_fixed=None,
-          history=None, progress=True, callback=None, seed=None, ema=None, reuse_fake=False,
+          history=None, progress=True, callback=None, seed=None, ema=None, reuse_fake=False, r1_weight=0.0,
           precision="fp32", cuda_graph=False, compile=False, channels_last=None):
     """Train G and D for `steps` generator steps, k discriminator steps before each (lesson 05).
 
@@ -256,6 +262,7 @@ def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=Fals
     history: pass a previous run's History (and its optimizers) to resume; steps continue from it.
     callback: called as callback(history) after each snapshot (the live scrubber uses it).
     ema: an `EMA` of G, updated after every generator step (lesson 07).
+    r1_weight: gamma of an R1 penalty on D's slope at the real data (`losses.r1_penalty`); 0 = off.
     reuse_fake: G's step scores the fakes of the last D step again instead of drawing fresh z, as
       pytorch/examples' DCGAN does: one generator forward pass less per step (lesson 07).
     precision, cuda_graph, compile, channels_last: speed-ups (see `gan_lessons.fast`):
@@ -276,6 +283,8 @@ def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=Fals
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if ema is not None and not isinstance(ema, EMA):
         raise TypeError(f"ema must be a gan_lessons.train.EMA (ema = EMA(G)), got {type(ema).__name__}")
+    if not isinstance(r1_weight, (int, float)) or isinstance(r1_weight, bool) or not r1_weight >= 0:
+        raise ValueError(f"r1_weight must be a number >= 0 (0 = off; 0.1 to 10 are usual), got {r1_weight!r}")
     if not isinstance(reuse_fake, bool):
         raise TypeError(f"reuse_fake must be True or False, got {reuse_fake!r}")
     device = _device_of(G)
@@ -300,6 +309,8 @@ def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=Fals
                   clip=clip, record_every=record_every)
     if reuse_fake:
         config["reuse_fake"] = True
+    if r1_weight:
+        config["r1_weight"] = float(r1_weight)
     if ema is not None:
         config["ema_decay"] = ema.decay
     if precision != "fp32" or cuda_graph or compile_mode:
@@ -349,7 +360,7 @@ def train(G, D, data, steps, *, batch_size=128, k=1, loss="bce", saturating=Fals
             if reuse_fake and i == k - 1:
                 fake = G_run(z)  # keeps its graph: G's step below backpropagates through it
             d_loss, real_out, fake_out = train_discriminator_step(G_run, D_run, opt_D, real, z, loss, gp_weight,
-                                                                  clip, fake=fake)
+                                                                  clip, fake=fake, r1_weight=r1_weight)
         if fake is None:
             z = sample_z(batch_size, G.latent_dim, device)
         g_loss, _ = train_generator_step(G_run, D_run, opt_G, z, loss, saturating, fake=fake)

@@ -4,6 +4,7 @@ The GPU paths (CUDA graph, torch.compile, bf16 on CUDA) cannot run here; what is
 is that they are validated, fall back to the plain path with a warning, and that the plain loop
 still does exactly what the lessons' step functions do.
 """
+import copy
 import sys
 import warnings
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_lessons import fast, models, seed_everything, toy, train
+from gan_lessons import fast, losses, models, seed_everything, toy, train
 
 
 def _params(m):
@@ -329,3 +330,33 @@ def test_reuse_fake_with_k_steps_and_every_loss(loss, k):
                     reuse_fake=True)
     assert calls.count(32) == 4 * k and h.meta["config"]["reuse_fake"] is True
     assert all(np.isfinite(s["d_loss"]) for s in h if "d_loss" in s)
+
+
+# -- R1: a penalty on D's slope at the real data (the ring recipe's stabiliser) -----------------------
+
+def test_r1_penalty_matches_per_example_autograd():
+    seed_everything(0)
+    D = models.MLPDiscriminator(2, hidden=16)
+    real = torch.randn(8, 2).requires_grad_(True)
+    got = losses.r1_penalty(D(real), real)
+    want = sum(torch.autograd.functional.jacobian(lambda x: D(x[None])[0], real[i].detach()).pow(2).sum()
+               for i in range(8)) / 8
+    assert torch.allclose(got, want, atol=1e-6)
+    with pytest.raises(ValueError, match="requires grad"):
+        losses.r1_penalty(D(real.detach()), real.detach())
+
+
+def test_r1_weight_adds_the_penalty_to_the_d_step():
+    seed_everything(0)
+    G, D = models.MLPGenerator(2, 2, hidden=16), models.MLPDiscriminator(2, hidden=16)
+    real, z = torch.randn(16, 2), torch.randn(16, 2)
+    plain = train.train_discriminator_step(G, copy.deepcopy(D), torch.optim.SGD(D.parameters(), lr=0.0), real, z)[0]
+    D2 = copy.deepcopy(D)
+    with_r1 = train.train_discriminator_step(G, D2, torch.optim.SGD(D2.parameters(), lr=0.0), real, z, r1_weight=2.0)[0]
+    r = real.clone().requires_grad_(True)
+    assert torch.allclose(with_r1 - plain, losses.r1_penalty(D(r), r), atol=1e-6)  # gamma / 2 = 1
+    assert not real.requires_grad, "the caller's batch must not be changed"
+    h = train.train(G, D, toy.Ring2D(), 3, batch_size=16, record_every=3, progress=False, r1_weight=0.1)
+    assert h.meta["config"]["r1_weight"] == 0.1
+    with pytest.raises(ValueError, match="r1_weight must be a number >= 0"):
+        train.train(G, D, toy.Ring2D(), 3, progress=False, r1_weight=-1)
