@@ -1,13 +1,17 @@
 # Two commands:  make lab   (set up, then open the lessons in JupyterLab)
-#                make test  (set up, then run every test: unit tests, notebooks, nbval)
-# Set-up creates .venv with `python3 -m venv` the first time and installs this package into it.
+#                make test  (set up, then run every test: ruff, unit tests, notebooks, nbval)
+# Set-up creates .venv with `python3 -m venv` the first time and installs this package into it:
+# `make lab` with the `lab` extra (JupyterLab), `make test` with `lab`, `course` (papermill, nbval,
+# nbconvert: the notebook tooling) and `test` (pytest, playwright, ruff). Both share one .venv;
+# each has its own stamp file and re-installs when pyproject.toml changes.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
+LAB_STAMP = $(VENV)/.installed-lab
 
-.PHONY: lab test setup student site clean help
+.PHONY: lab test setup setup-lab student site clean help
 
 help:
 	@echo "make lab    - set up .venv (first time only) and open the lessons in JupyterLab"
@@ -18,17 +22,24 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Re-install when pyproject.toml changes.
+$(LAB_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e ".[lab]"
+	@touch $(LAB_STAMP)
+
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[lab,course,test]"
 	@touch $(STAMP)
 
-setup: $(STAMP)
+setup-lab: $(LAB_STAMP)   # what a learner needs: the package and JupyterLab
+setup: $(STAMP)           # everything: also the course tooling and the tests
 
 # Jupyter refuses to run as root unless told; containers (Docker, some clouds) often are root.
-lab: setup
+lab: setup-lab
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# ruff first (seconds): style slips fail fast, before the notebooks run.
 test: setup
+	$(BIN)/ruff check .
 	GAN_LESSONS_HEADLESS=1 $(BIN)/python -m pytest
 
 student: setup

@@ -10,8 +10,8 @@
   Gaussian naive Bayes (pixels independent given the class); `"full"` is Gaussian discriminant
   analysis with one full covariance matrix per class.
 
-`make_blobs` makes labelled 2-D data and `plot_decision_boundary` draws what either model
-predicts over the plane. Inputs x are float tensors [N, d] (images are flattened first), labels
+`make_blobs` makes labelled 2-D data; `gan_lessons.plots.plot_decision_boundary` draws what either
+model predicts over the plane. Inputs x are float tensors [N, d] (images are flattened first), labels
 y are int64 [N] with values 0 .. C-1.
 """
 import math
@@ -261,7 +261,8 @@ class GaussianClassifier:
         return x, y
 
     def __repr__(self):
-        fitted = "not fitted" if self.means is None else f"classes={self.means.shape[0]}, features={self.means.shape[1]}"
+        fitted = ("not fitted" if self.means is None
+                  else f"classes={self.means.shape[0]}, features={self.means.shape[1]}")
         return f"GaussianClassifier(covariance={self.covariance!r}, {fitted})"
 
 
@@ -270,42 +271,3 @@ def accuracy(model, x, y):
     pred = model.predict(x).cpu()
     y = _as_labels(y, pred.shape[0], "accuracy").cpu()
     return float((pred == y).float().mean())
-
-
-def plot_decision_boundary(model, x, y, ax=None, title=None, resolution=200, margin=1.0):
-    """Colour the plane by the class `model` predicts, shade by its confidence, and overlay the data (lesson 01).
-
-    model: anything with predict_proba(points [M, 2]) -> [M, C]. x [N, 2], y [N]. Returns the axes.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import to_rgb
-
-    x = _as_features(x, "plot_decision_boundary").cpu()
-    if x.shape[1] != 2:
-        raise ValueError(f"plot_decision_boundary draws 2-D data, x has {x.shape[1]} features.")
-    y = _as_labels(y, x.shape[0], "plot_decision_boundary").cpu()
-    lo, hi = (x.min(0).values - margin).tolist(), (x.max(0).values + margin).tolist()
-    g1, g2 = torch.linspace(lo[0], hi[0], resolution), torch.linspace(lo[1], hi[1], resolution)
-    grid = torch.cartesian_prod(g1, g2)  # [R*R, 2], second coordinate fastest
-    proba = model.predict_proba(grid).cpu()  # [R*R, C]
-    conf, pred = proba.max(1)
-    colours = torch.tensor([to_rgb(f"C{c}") for c in range(proba.shape[1])])  # [C, 3]
-    # Pale where the model is unsure (conf near 1/C), full colour where it is sure.
-    strength = ((conf - 1 / proba.shape[1]) / (1 - 1 / proba.shape[1])).clamp(0, 1)[:, None]
-    rgb = 1 - 0.45 * strength * (1 - colours[pred])  # [R*R, 3], blend towards white
-    image = rgb.view(resolution, resolution, 3).transpose(0, 1)  # rows = x2, columns = x1
-    if ax is None:
-        _, ax = plt.subplots(figsize=(3.5, 3.2), dpi=80)
-    ax.imshow(image.numpy(), origin="lower", extent=(lo[0], hi[0], lo[1], hi[1]), aspect="auto")
-    pred_image = pred.view(resolution, resolution).T  # [R, R], rows = x2
-    for c in range(proba.shape[1]):  # the edge of each class's region is a decision boundary
-        if 0 < int((pred_image == c).sum()) < pred_image.numel():
-            ax.contour(g1.numpy(), g2.numpy(), (pred_image == c).float().numpy(), levels=[0.5],
-                       colors="k", linewidths=0.8)
-    for c in range(int(y.max()) + 1):
-        ax.scatter(x[y == c, 0], x[y == c, 1], s=6, color=f"C{c}", label=f"class {c}")
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
-    if title:
-        ax.set_title(title, fontsize=9)
-    return ax

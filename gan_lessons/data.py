@@ -10,7 +10,6 @@ per-user cache (~/.cache/gan-lessons/data). Inside it, torchvision's layout:
 ``MNIST/raw/train-images-idx3-ubyte.gz`` and so on. Every file's md5 is checked.
 """
 import gzip
-import hashlib
 import os
 from collections import namedtuple
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from .errors import DataCorruptedError, DataMissingError
+from .io import file_digest
 
 ENV_DATA = "GAN_LESSONS_DATA"
 
@@ -85,15 +85,6 @@ def expected_files(name):
     folder = DATASETS[canonical_name(name)][0]
     raw = data_dir() / folder / "raw"
     return [(raw / (stem + ".gz"), raw / stem) for split in ("train", "test") for stem in _STEMS[split]]
-
-
-def file_digest(path, algorithm="md5"):
-    """Hex digest of a file, read in 1 MB blocks (md5 for the datasets, sha256 for saved models)."""
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _missing_message(name, missing):

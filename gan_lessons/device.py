@@ -46,14 +46,14 @@ def get_device(prefer=None, verbose=False):
                 f"Use 'auto' or 'cpu' (unset {ENV_DEVICE} or pass device='auto')."
             )
         if device.type == "mps" and not _mps_available():
-            raise ValueError(f"Device 'mps' was asked for, but Apple MPS is not available here. Use 'auto' or 'cpu'.")
+            raise ValueError("Device 'mps' was asked for, but Apple MPS is not available here. Use 'auto' or 'cpu'.")
     if verbose:
         print(describe_device(device))
     return device
 
 
 def describe_device(device=None):
-    """One line telling the learner where training will run (lesson 00)."""
+    """One line telling the learner where training will run (`get_device(verbose=True)` prints it)."""
     device = torch.device(device) if device is not None else get_device()
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()

@@ -74,7 +74,7 @@ def generator_loss(fake_logits, saturating=False):
 
 
 def critic_loss(real_scores, fake_scores):
-    """What the Wasserstein critic minimizes: E f(G(z)) - E f(x) (lesson 06).
+    """What the Wasserstein critic minimizes: E f(G(z)) - E f(x) (exercise 6.1; `train.critic_step` uses it).
 
     The critic wants high scores on real data and low on fakes, i.e. to *maximize*
     E f(x) - E f(G(z)); we return the negative so every loss here is minimized.
@@ -84,12 +84,12 @@ def critic_loss(real_scores, fake_scores):
 
 
 def wasserstein_generator_loss(fake_scores):
-    """What the generator minimizes in a WGAN: -E f(G(z)) (it wants the critic to score fakes high) (lesson 06)."""
+    """What the generator minimizes in a WGAN: -E f(G(z)) (it wants the critic to score fakes high) (exercise 6.1)."""
     return -fake_scores.mean()
 
 
 def gradient_penalty(critic, real, fake, generator=None):
-    """WGAN-GP penalty E[(||grad_x f(x_hat)||_2 - 1)^2] on random points between real and fake (lesson 06).
+    """WGAN-GP penalty E[(||grad_x f(x_hat)||_2 - 1)^2] on random points between real and fake (exercise 6.2).
 
     x_hat = eps * real + (1 - eps) * fake with eps ~ U(0, 1) per example. The penalty keeps the
     critic's slope near 1, a soft version of the 1-Lipschitz constraint. Multiply by a weight
@@ -106,12 +106,12 @@ def gradient_penalty(critic, real, fake, generator=None):
 
 
 def r1_penalty(real_logits, real):
-    """R1 penalty E[||grad_x D(x)||_2^2] at the real examples (Mescheder et al. 2018) (lesson 05).
+    """R1 penalty E[||grad_x D(x)||_2^2] at the real examples (Mescheder et al. 2018).
 
     real_logits = D(real), computed from a `real` that requires grad. Penalising D's slope on the
     data keeps D from growing sharp cliffs there, which damps the back-and-forth of the game so that
     G can settle on every mode instead of abandoning some. Multiply by gamma / 2 and add it to the
-    discriminator's loss (`train(..., r1_weight=gamma)` does).
+    discriminator's loss (`train.d_step(..., r1_weight=gamma)` does).
     """
     if not real.requires_grad:
         raise ValueError("r1_penalty needs D's outputs on a `real` that requires grad: "
@@ -122,7 +122,7 @@ def r1_penalty(real_logits, real):
 
 @torch.no_grad()
 def clip_weights(critic, c):
-    """Clamp every parameter of the critic to [-c, c], the original WGAN's crude Lipschitz bound (lesson 06)."""
+    """Clamp every parameter of the critic to [-c, c], the original WGAN's crude Lipschitz bound (exercise 6.3)."""
     if not (isinstance(c, (int, float)) and c > 0):
         raise ValueError(f"clip value c must be a positive number (0.01 in Arjovsky et al.), got {c!r}")
     for p in critic.parameters():

@@ -1,9 +1,9 @@
-"""Measuring a generator without a human in the loop (lesson 07; nearest neighbours from lesson 05).
+"""Measuring a generator without a human in the loop: the numbers of lesson 07, and nearest neighbours.
 
 Looking at samples is the first test, but numbers let us compare runs. The standard numbers,
 FID and the Inception Score, use an ImageNet network that knows nothing about 28x28 digits, so the
-course does the same thing with its own small classifier (`pretrained.Classifier`, trained on the
-real training split; weights ship with the package, everything runs offline on a CPU):
+course does the same thing with its own small network (`featurenet.FeatureNet`, a classifier trained
+on the real training split; weights ship with the package, everything runs offline on a CPU):
 
 - `classifier_fid`: fit a Gaussian to the classifier's 128 penultimate features of real images and
   another to those of generated images; report the Fréchet distance between the two Gaussians.
@@ -14,16 +14,16 @@ real training split; weights ship with the package, everything runs offline on a
   1 and the number of classes (10).
 - `class_coverage`: how many classes the generator makes at all (a direct mode-collapse check).
 - `nearest_neighbours`: is each sample just a copy of a training image (memorization)?
+  `gan_lessons.plots.plot_nearest_neighbours` shows them.
 
 Images everywhere are float [N, 1, 28, 28] in [-1, 1], on any device.
 """
-import math
-
 import torch
 
-from .data import ImageData, canonical_name, load_images
+from .data import DATASETS, ImageData, canonical_name, load_images
+from .pretrained import load_feature_net
 
-_CLASSIFIERS = {}  # (dataset, device) -> Classifier
+_FEATURE_NETS = {}  # (dataset, device) -> FeatureNet
 _REAL_FEATURES = {}  # (dataset, split, n, device) -> (features [n, 128], probs [n, 10])
 
 
@@ -55,24 +55,22 @@ def _device_of(images):
     return images.device
 
 
-# -- the classifier and its features --------------------------------------------------------------
+# -- the feature network and its outputs ----------------------------------------------------------
 
-def classifier(dataset, device="cpu"):
-    """The shipped classifier for `dataset` on `device`, loaded once per process (lesson 07)."""
-    from .pretrained import load_classifier
-
+def feature_net(dataset, device="cpu"):
+    """The shipped `FeatureNet` for `dataset` on `device`, loaded once per process."""
     dataset = canonical_name(dataset)
     key = (dataset, str(torch.device(device)))
-    if key not in _CLASSIFIERS:
-        _CLASSIFIERS[key] = load_classifier(dataset, device=device)
-    return _CLASSIFIERS[key]
+    if key not in _FEATURE_NETS:
+        _FEATURE_NETS[key] = load_feature_net(dataset, device=device)
+    return _FEATURE_NETS[key]
 
 
 @torch.no_grad()
 def classifier_outputs(images, dataset, batch_size=1000):
-    """Penultimate features [N, 128] and class probabilities p(y|x) [N, 10] of images (lesson 07)."""
+    """Penultimate features [N, 128] and class probabilities p(y|x) [N, 10] of images (used by every metric here)."""
     images = _as_images(images)
-    net = classifier(dataset, _device_of(images))
+    net = feature_net(dataset, _device_of(images))
     feats, probs = [], []
     for i in range(0, images.shape[0], batch_size):
         f = net.features(images[i:i + batch_size])  # [b, 128]
@@ -98,7 +96,7 @@ def _real_outputs(dataset, split, n=None, device="cpu"):
 # -- Fréchet distance -----------------------------------------------------------------------------
 
 def gaussian_stats(features):
-    """Mean [d] and covariance [d, d] (unbiased, N-1) of features [N, d], in float64 (lesson 07)."""
+    """Mean [d] and covariance [d, d] (unbiased, N-1) of features [N, d], in float64 (used by `evaluate`)."""
     x = features.double()
     mu = x.mean(0)  # [d]
     xc = x - mu  # [N, d]
@@ -113,7 +111,9 @@ def _sqrt_psd(matrix):
 
 
 def frechet_distance(mu1, cov1, mu2, cov2):
-    """Fréchet (2-Wasserstein) distance squared between N(mu1, cov1) and N(mu2, cov2) (lesson 07).
+    """Fréchet (2-Wasserstein) distance squared between N(mu1, cov1) and N(mu2, cov2) (used by `evaluate`).
+
+    Exercise 7.1 asks for the diagonal case; `gan_lessons.checks.check_frechet_diagonal` compares with this.
 
         d^2 = ||mu1 - mu2||^2 + tr(cov1) + tr(cov2) - 2 tr((cov1^1/2 cov2 cov1^1/2)^1/2)
 
@@ -132,7 +132,7 @@ def frechet_distance(mu1, cov1, mu2, cov2):
 
 
 def classifier_fid(real, fake, dataset):
-    """The Fréchet distance between classifier-feature Gaussians of `real` and `fake` (lesson 07).
+    """The Fréchet distance between classifier-feature Gaussians of `real` and `fake`.
 
     Like FID, with the course's classifier in place of Inception. It depends on the number of
     samples (fewer samples, larger value), so compare runs with the same n, and against `fid_floor`.
@@ -143,7 +143,7 @@ def classifier_fid(real, fake, dataset):
 
 
 def fid_floor(dataset, n=10000):
-    """Classifier-FID of real test images against `n` real training images (lesson 07).
+    """Classifier-FID of real test images against `n` real training images (used by `evaluate`).
 
     The lowest value a generator can hope for with this many samples: two honest samples of the
     same distribution are not identical. Compare `evaluate(...)['fid']` with it.
@@ -156,7 +156,7 @@ def fid_floor(dataset, n=10000):
 # -- score and coverage ---------------------------------------------------------------------------
 
 def score_from_probs(probs):
-    """exp(mean_x KL(p(y|x) || p(y))) from class probabilities [N, C] (lesson 07)."""
+    """exp(mean_x KL(p(y|x) || p(y))) from class probabilities [N, C] (used by `evaluate`)."""
     p = probs.double().clamp(min=1e-12)
     p_y = p.mean(0, keepdim=True)  # [1, C]: the marginal class distribution
     kl = (p * (p.log() - p_y.log())).sum(1)  # [N]
@@ -164,7 +164,7 @@ def score_from_probs(probs):
 
 
 def classifier_score(images, dataset):
-    """The Inception Score recipe with the course's classifier, between 1 and 10 (lesson 07).
+    """The Inception Score recipe with the course's classifier, between 1 and 10.
 
     High when every image is confidently one class and all classes are equally common.
     The real MNIST test set scores about 9.9.
@@ -174,13 +174,13 @@ def classifier_score(images, dataset):
 
 
 def real_score(dataset):
-    """classifier_score of the real test split: the score a perfect generator would get (lesson 07)."""
+    """classifier_score of the real test split: the score a perfect generator would get (used by `evaluate`)."""
     _, probs = _real_outputs(dataset, "test", None)
     return score_from_probs(probs)
 
 
 def class_coverage(images, dataset, min_fraction=0.01):
-    """Which classes the images are predicted as, and how many are covered (lesson 07).
+    """Which classes the images are predicted as, and how many are covered.
 
     A class counts as covered when at least `min_fraction` of the images are predicted as it
     (a single stray prediction does not count). Returns a dict: counts [C] (list), fractions,
@@ -191,9 +191,7 @@ def class_coverage(images, dataset, min_fraction=0.01):
 
 
 def coverage_from_probs(probs, dataset, min_fraction=0.01):
-    """`class_coverage` from class probabilities [N, C] already computed (lesson 07)."""
-    from .data import DATASETS
-
+    """`class_coverage` from class probabilities [N, C] already computed."""
     names = DATASETS[canonical_name(dataset)][1]
     counts = torch.bincount(probs.argmax(1), minlength=len(names))  # [C]
     fractions = counts.double() / counts.sum()
@@ -213,7 +211,7 @@ def _flat(images, space, dataset):
 
 
 def nearest_neighbours(fake, real, k=1, space="pixel", dataset=None, batch_size=256):
-    """For each fake image, the k closest real images (Euclidean) (lesson 05, used again in 07).
+    """For each fake image, the k closest real images (Euclidean) (used by `gan_lessons.plots.plot_nearest_neighbours`).
 
     space="pixel" compares raw pixels; space="features" compares the classifier's features (needs
     `dataset`, taken from `real` when it is an ImageData). Returns (distances [N, k], indices [N, k]),
@@ -229,7 +227,8 @@ def nearest_neighbours(fake, real, k=1, space="pixel", dataset=None, batch_size=
     fake_x = _as_images(fake, "fake")
     real_x = _as_images(real, "real").to(fake_x.device)
     if not isinstance(k, int) or not 1 <= k <= real_x.shape[0]:
-        raise ValueError(f"k must be an integer between 1 and the number of real images ({real_x.shape[0]}), got {k!r}.")
+        raise ValueError(f"k must be an integer between 1 and the number of real images ({real_x.shape[0]}), "
+                         f"got {k!r}.")
     a = _flat(fake_x, space, dataset)  # [N, d]
     dists, idxs = [], []
     for i in range(0, real_x.shape[0], 10000):  # real images in chunks: bounded memory
@@ -243,43 +242,11 @@ def nearest_neighbours(fake, real, k=1, space="pixel", dataset=None, batch_size=
     return d.gather(1, order).cpu(), ii.gather(1, order).cpu()
 
 
-def plot_nearest_neighbours(fake, real, k=3, n=8, space="pixel", dataset=None, title=None, dpi=90):
-    """Show n generated images (top row) above their k nearest real images (lesson 05, lesson 07).
-
-    If the rows below look like copies of the top row, the generator memorised training images;
-    if they are merely similar (same class, different handwriting), it generalises.
-    Returns the matplotlib Figure.
-    """
-    import matplotlib.pyplot as plt
-
-    fake_x = _as_images(fake, "fake")[:n]
-    real_x = _as_images(real, "real")
-    dists, idx = nearest_neighbours(fake_x, real if isinstance(real, ImageData) else real_x, k=k,
-                                    space=space, dataset=dataset)
-    n = fake_x.shape[0]
-    fig, axes = plt.subplots(k + 1, n, figsize=(1.1 * n, 1.25 * (k + 1)), dpi=dpi, squeeze=False)
-    for j in range(n):
-        axes[0, j].imshow(fake_x[j, 0].detach().cpu().numpy(), cmap="gray", vmin=-1, vmax=1)
-        for r in range(k):
-            axes[r + 1, j].imshow(real_x[idx[j, r]].squeeze(0).cpu().numpy(), cmap="gray", vmin=-1, vmax=1)
-            axes[r + 1, j].set_xlabel(f"d={dists[j, r]:.1f}", fontsize=7, labelpad=1)  # under its image
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    axes[0, 0].set_ylabel("generated", fontsize=8)
-    for r in range(k):
-        axes[r + 1, 0].set_ylabel(f"nearest {r + 1}", fontsize=8)
-    fig.suptitle(title or f"Generated images (top) and their nearest training images ({space} space, d = distance)",
-                 fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
 # -- everything at once ---------------------------------------------------------------------------
 
 @torch.no_grad()
 def generate(G, n, batch_size=1000, seed=0):
-    """n images from G on seeded noise, in eval mode, on G's device (lesson 07)."""
+    """n images from G on seeded noise, in eval mode, on G's device (used by `evaluate`)."""
     device = next(G.parameters()).device
     g = torch.Generator().manual_seed(seed)
     was_training = G.training

@@ -153,7 +153,8 @@ class DCGANDiscriminator(_Checked):
 
 
 class DCGANCritic(DCGANDiscriminator):
-    """The DCGAN discriminator without batch norm, read as an unbounded Wasserstein score (lessons 06-07)."""
+    """The DCGAN discriminator without batch norm, read as an unbounded Wasserstein score (the critic of
+    the saved `wgan-gp-mnist` model)."""
 
     def __init__(self, width=64):
         super().__init__(width=width, batch_norm=False)

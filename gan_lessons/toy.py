@@ -74,7 +74,7 @@ class Gaussian1D(GaussianMixture):
 
 
 class GaussianMixture1D(GaussianMixture):
-    """Several Gaussians on the line (lessons 05-06)."""
+    """Several Gaussians on the line (lesson 06)."""
 
     name = "mixture1d"
 
@@ -94,7 +94,7 @@ class Ring2D(GaussianMixture):
 
 
 class Grid2D(GaussianMixture):
-    """`side` x `side` Gaussians on a square grid with `spacing` between centres (lessons 05-06)."""
+    """`side` x `side` Gaussians on a square grid with `spacing` between centres (further exercises of 05-06)."""
 
     name = "grid"
 
@@ -105,7 +105,7 @@ class Grid2D(GaussianMixture):
 
 
 def count_modes(samples, dist, n_std=3.0, min_fraction=0.01):
-    """Mode coverage of `samples` [n, dim] against a toy distribution (lessons 05-06).
+    """Mode coverage of `samples` [n, dim] against a toy distribution (the history records it; lessons 05-06 print it).
 
     A sample is *high quality* when it lies within `n_std` standard deviations of some mode centre.
     A mode is *covered* when at least `min_fraction` of all samples are high-quality samples of it.

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from . import plots
+from .plots import frames
 
 DEFAULT_DPI = 80  # frames on screen; the HTML animation uses 60 to keep notebooks small
 
@@ -52,7 +52,7 @@ def _new_figure(history, dpi):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=plots.FIGSIZE[history.kind], dpi=dpi)
+    fig = Figure(figsize=frames.FIGSIZE[history.kind], dpi=dpi)
     FigureCanvasAgg(fig)
     return fig
 
@@ -71,7 +71,7 @@ def _encode_png(rgb, colors=128):
 
 
 class FrameRenderer:
-    """Draws the scrubber's frames (view + curves) as PNG bytes, quickly (lesson 05).
+    """Draws the scrubber's frames (view + curves) as PNG bytes, quickly (used by `Scrubber`).
 
     The curves are the same in every frame except for the step marker, so they are drawn once and
     kept as a background bitmap; each frame redraws only the view and the marker on top of it
@@ -79,7 +79,7 @@ class FrameRenderer:
     """
 
     def __init__(self, history, dpi=DEFAULT_DPI, colors=128):
-        plots._check_history(history, "FrameRenderer")
+        frames._check_history(history, "FrameRenderer")
         self.history = history
         self.dpi = dpi
         self.colors = colors
@@ -89,10 +89,10 @@ class FrameRenderer:
     def _background(self):
         fig, h = self.fig, self.history
         fig.clear()
-        self.view, loss_ax, out_ax = plots.layout(fig, h.kind)
-        plots.plot_curves(h, -1, (loss_ax, out_ax), marker=False)
+        self.view, loss_ax, out_ax = frames.layout(fig, h.kind)
+        frames.plot_curves(h, -1, (loss_ax, out_ax), marker=False)
         step = h[-1]["step"]
-        self.markers = [a.axvline(step, animated=True, **plots.MARKER_STYLE) for a in (loss_ax, out_ax)]
+        self.markers = [a.axvline(step, animated=True, **frames.MARKER_STYLE) for a in (loss_ax, out_ax)]
         self.view.set_visible(False)
         fig.canvas.draw()
         self.background = fig.canvas.copy_from_bbox(fig.bbox)
@@ -106,7 +106,7 @@ class FrameRenderer:
         canvas = self.fig.canvas
         canvas.restore_region(self.background)
         self.view.cla()
-        plots.plot_snapshot(self.history, i, self.view)
+        frames.plot_frame(self.history, i, self.view)
         self.fig.draw_artist(self.view)
         step = self.history[i]["step"]
         for m in self.markers:
@@ -120,7 +120,7 @@ class FrameRenderer:
 
 
 def render_frame(history, i, dpi=DEFAULT_DPI):
-    """Snapshot i (view + curves) as PNG bytes (lesson 05)."""
+    """Snapshot i (view + curves) as PNG bytes."""
     return FrameRenderer(history, dpi).png(i)
 
 
@@ -132,7 +132,7 @@ def render_frames(history, indices=None, dpi=DEFAULT_DPI):
 
 
 class Scrubber:
-    """A Play button and a slider over a history's snapshots, above the frame (lesson 05).
+    """A Play button and a slider over a history's snapshots, above the frame (made by `scrub`).
 
     Made by `scrub(history)`; `.widget` is the ipywidgets box (shown when the Scrubber is the last
     expression of a cell). `.slider.value` is the frame number; `.indices[k]` the snapshot it shows.
@@ -167,7 +167,7 @@ class Scrubber:
         self.label = widgets.Label()
         self.label.add_class("gan-lessons-step")
         # Natural size (the box would otherwise stretch the picture and blur it).
-        width = int(round(plots.FIGSIZE[history.kind][0] * dpi))
+        width = int(round(frames.FIGSIZE[history.kind][0] * dpi))
         self.image = widgets.Image(format="png", layout=widgets.Layout(width=f"{width}px", max_width="100%"))
         self.slider.observe(self._on_slider, names="value")
         self.widget = widgets.VBox([widgets.HBox([self.play, self.slider, self.label]), self.image])
@@ -252,8 +252,8 @@ def _html_player(pngs, interval):
 
 def animation_html(history, max_frames=30, dpi=60, interval=250):
     """A self-contained HTML/JavaScript scrubber of at most `max_frames` snapshots (frames embedded
-    as PNG, no network), for exported notebooks (lesson 05)."""
-    plots._check_history(history, "animation_html")
+    as PNG, no network), for exported notebooks (used by `scrub` when headless)."""
+    frames._check_history(history, "animation_html")
     pngs = render_frames(history, frame_indices(len(history), max_frames), dpi)
     try:
         html = _html_player(pngs, interval)
@@ -262,7 +262,7 @@ def animation_html(history, max_frames=30, dpi=60, interval=250):
 
         indices = frame_indices(len(history), max_frames)
         fig = _new_figure(history, dpi)
-        anim = FuncAnimation(fig, lambda k: plots.draw_frame(fig, history, indices[k]), frames=len(indices),
+        anim = FuncAnimation(fig, lambda k: frames.draw_frame(fig, history, indices[k]), frames=len(indices),
                              interval=interval, repeat=False, init_func=lambda: None)
         html = anim.to_jshtml(embed_frames=True, default_mode="once")
     return _offline_jshtml(html)
@@ -270,7 +270,7 @@ def animation_html(history, max_frames=30, dpi=60, interval=250):
 
 def static_outputs(history, max_frames=30, dpi=DEFAULT_DPI, anim_dpi=60, interval=250):
     """(PNG bytes of the last frame, HTML of the animation): what `scrub` shows when headless."""
-    plots._check_history(history, "scrub")
+    frames._check_history(history, "scrub")
     return render_frame(history, len(history) - 1, dpi), animation_html(history, max_frames, anim_dpi, interval)
 
 
@@ -283,7 +283,7 @@ def _display_static(history, max_frames=30, dpi=DEFAULT_DPI, interval=250):
 
 
 def scrub(history, max_frames=None, dpi=DEFAULT_DPI, interval=200, headless_frames=30):
-    """Scrub through a training run: Play button + slider over its snapshots (lesson 05).
+    """Scrub through a training run: Play button + slider over its snapshots (lessons 05, 06, 07).
 
     history: what `train` returned (or `History.load(path)`).
     max_frames: show at most this many snapshots, evenly spread (default: all of them).
@@ -293,7 +293,7 @@ def scrub(history, max_frames=None, dpi=DEFAULT_DPI, interval=200, headless_fram
     GAN_LESSONS_HEADLESS=1, shows the last frame and an offline HTML animation of at most
     `headless_frames` snapshots instead, and returns None.
     """
-    plots._check_history(history, "scrub")
+    frames._check_history(history, "scrub")
     if headless():
         _display_static(history, headless_frames, dpi, interval)
         return None
@@ -301,7 +301,7 @@ def scrub(history, max_frames=None, dpi=DEFAULT_DPI, interval=200, headless_fram
 
 
 class LiveScrubber:
-    """A scrubber that follows training as it happens, then stays scrubbable (lesson 05).
+    """A scrubber that follows training as it happens, then stays scrubbable.
 
         live = gl.widgets.LiveScrubber()
         history = gl.train.train(G, D, data, steps, record_every=20, callback=live.update)

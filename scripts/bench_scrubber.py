@@ -58,7 +58,8 @@ def bench_python(kind, h):
     png, html = widgets.static_outputs(h)
     static = time.perf_counter() - t0
     size = sum(map(len, s.frames.values()))
-    print(f"{kind:7s} {len(h):4d} snapshots | precompute {precompute:6.2f} s ({1000 * precompute / len(h):5.0f} ms/frame, "
+    per_frame = 1000 * precompute / len(h)
+    print(f"{kind:7s} {len(h):4d} snapshots | precompute {precompute:6.2f} s ({per_frame:5.0f} ms/frame, "
           f"full redraw would be {1000 * full:4.0f} ms) | slider move in Python median "
           f"{1e6 * statistics.median(moves):5.0f} us | frames {size / 1e3:6.0f} kB | headless output "
           f"{static:5.2f} s, {(len(png) + len(html)) / 1e3:5.0f} kB")
@@ -71,7 +72,8 @@ def bench_browser():
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "pytest", "-m", "browser", "-q", "-s", "-p", "no:cacheprovider",
                           str(ROOT / "tests" / "test_browser.py")], capture_output=True, text=True, cwd=ROOT)
-    lines = [l for l in out.stdout.splitlines() if "per-frame" in l or "passed" in l or "failed" in l or "skipped" in l]
+    keep = ("per-frame", "passed", "failed", "skipped")
+    lines = [line for line in out.stdout.splitlines() if any(word in line for word in keep)]
     print("browser:", *lines, f"(both browser tests: {time.perf_counter() - t0:.0f} s wall)", sep="\n  ")
     if out.returncode:
         print(out.stdout[-3000:])

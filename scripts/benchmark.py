@@ -8,13 +8,16 @@ Three measurements, picked with --what (comma-separated):
                   a DataLoader with per-batch ToTensor + Normalize, BCELoss on sigmoid outputs,
                   `.item()` every step; and
               (b) the package's loop, gl.train.train (data resident on the device, batches by indexing,
-                  losses summed on the device, one snapshot every 50 steps, channels-last on a CPU),
-                  twice: as the lessons call it (fresh noise for G's step, as in Goodfellow's
-                  Algorithm 1: one more G forward pass than the textbook) and with reuse_fake=True
-                  (G's step reuses the D step's fakes, as the textbook does: the same work per step).
-              All run in this process, interleaved (a, b, b', a, b, b', ...), warm-up steps excluded; it
+                  losses summed on the device, one snapshot every 50 steps), three ways:
+                  (b)  as the lessons call it: gl.train.gan_step, fresh noise for G's step as in
+                       Goodfellow's Algorithm 1 (one more G forward pass than the textbook);
+                  (b1) step=gl.speed.fast_step(G, D, Options(...)) with the options given on the
+                       command line (channels-last on a CPU, automatically);
+                  (b2) the same with reuse_fake=True (G's step reuses the D step's fakes, as the
+                       textbook does: the same work per step as (a)).
+              All run in this process, interleaved (a, b, b1, b2, a, ...), warm-up steps excluded; it
               prints images/s (real images per second, one real batch per generator step) and the ratios.
-  ring        Time-to-quality on the 2-D ring of 8 Gaussians with gl.fast.ring_gan_recipe():
+  ring        Time-to-quality on the 2-D ring of 8 Gaussians with gl.experiments.ring_gan_recipe():
               modes covered (of 8) and the fraction of high-quality samples (gl.toy.count_modes)
               after --ring-seconds, averaged over --seeds.
   quality     Time-to-quality on images: seconds of training until the classifier-FID (gl.metrics)
@@ -32,6 +35,7 @@ Needs the datasets in $GAN_LESSONS_DATA (torchvision layout); never uses the net
 loop reads a temporary copy of the .gz files (torchvision unpacks them next to the originals).
 """
 import argparse
+import dataclasses
 import os
 import shutil
 import statistics
@@ -43,7 +47,7 @@ import torch
 from torch import nn
 
 import gan_lessons as gl
-from gan_lessons import fast, models, toy
+from gan_lessons import experiments, models, speed, toy
 from gan_lessons import train as gltrain
 from gan_lessons.data import data_dir, load_images
 
@@ -123,11 +127,13 @@ def textbook_run(loader, netG, netD, device, warmup, steps):
 
 # -- (b) the package's loop -------------------------------------------------------------------------
 
-def package_run(data, netG, netD, batch_size, warmup, steps, speed, reuse_fake=False):
-    """gl.train.train: warm-up call, then a timed call that resumes it; returns seconds for `steps`."""
+def package_run(data, netG, netD, batch_size, warmup, steps, options=None):
+    """gl.train.train: warm-up call, then a timed call that resumes it; returns seconds for `steps`.
+
+    options=None: the lessons' plain step (`gan_step`); else `speed.fast_step` with those options."""
     opt_G, opt_D = gltrain.make_optimizers(netG, netD)
-    common = dict(batch_size=batch_size, opt_G=opt_G, opt_D=opt_D, progress=False, record_every=50,
-                  reuse_fake=reuse_fake, **speed)
+    step = gltrain.gan_step if options is None else speed.fast_step(netG, netD, options, data=data)
+    common = dict(batch_size=batch_size, opt_G=opt_G, opt_D=opt_D, progress=False, record_every=50, step=step)
     h = gltrain.train(netG, netD, data, warmup, **common)
     device = next(netG.parameters()).device
     sync(device)
@@ -143,36 +149,38 @@ def dcgan(args, device, seed):
             models.DCGANDiscriminator(width=args.width).to(device))
 
 
-def throughput(args, device, speed):
+def throughput(args, device, options):
     b, rounds = args.batch_size, args.rounds
     print(f"\n== Throughput: DCGAN width {args.width}, batch {b}, {args.steps} timed steps after "
           f"{args.warmup} warm-up steps, {rounds} interleaved rounds ==")
     data = load_images("mnist", "train", device=device)
-    runs = {"textbook": None, "package": False, "package, reuse_fake": True}
+    runs = {"textbook": "textbook", "gan_step": None, "fast_step": options,
+            "fast_step reuse_fake": dataclasses.replace(options, reuse_fake=True)}
     results = {name: [] for name in runs}
     with tempfile.TemporaryDirectory(prefix="gl-bench-") as root:
         loader = textbook_loader(root, b, args.workers, device)
         for r in range(rounds):
-            for name, reuse in runs.items():
+            for name, run_options in runs.items():
                 G, D = dcgan(args, device, r)
-                if reuse is None:
+                if run_options == "textbook":
                     t = textbook_run(loader, G, D, device, args.warmup, args.steps)
                 else:
-                    t = package_run(data, G, D, b, args.warmup, args.steps, speed, reuse_fake=reuse)
+                    t = package_run(data, G, D, b, args.warmup, args.steps, run_options)
                 results[name].append(b * args.steps / t)
             print(f"  round {r + 1}: " + "   ".join(f"{name} {v[-1]:7.0f} img/s" for name, v in results.items()),
                   flush=True)
         del loader
-    a, p, q = (statistics.median(v) for v in results.values())
-    print(f"  median:  (a)  textbook loop (DataLoader, .item() per step):   {a:8.0f} img/s")
-    print(f"           (b)  gl.train.train{_speed_label(speed)}:   {p:8.0f} img/s   {p / a:.2f}x (a)")
-    print(f"           (b') gl.train.train(reuse_fake=True){_speed_label(speed)}: {q:8.0f} img/s   {q / a:.2f}x (a)")
-    return a, p, q
+    a, p, f, q = (statistics.median(v) for v in results.values())
+    print(f"  median:  (a)  textbook loop (DataLoader, .item() per step):         {a:8.0f} img/s")
+    print(f"           (b)  gl.train.train, gan_step (as the lessons call it):  {p:8.0f} img/s   {p / a:.2f}x (a)")
+    print(f"           (b1) step=fast_step{_speed_label(options)}:               {f:8.0f} img/s   {f / a:.2f}x (a)")
+    print(f"           (b2) step=fast_step, reuse_fake{_speed_label(options)}:   {q:8.0f} img/s   {q / a:.2f}x (a)")
+    return a, p, f, q
 
 
-def _speed_label(speed):
-    bits = [speed["precision"]] + (["cuda_graph"] if speed["cuda_graph"] else []) + \
-           ([f"compile={speed['compile']}"] if speed["compile"] else [])
+def _speed_label(options):
+    bits = [options.precision] + (["cuda_graph"] if options.cuda_graph else []) + \
+           ([f"compile={options.compile}"] if options.compile else [])
     return " (" + ", ".join(bits) + ")"
 
 
@@ -180,12 +188,12 @@ def _speed_label(speed):
 
 def ring(args, device):
     seeds = [int(s) for s in args.seeds.split(",")]
-    print(f"\n== Ring of 8 (gl.fast.ring_gan_recipe: {fast.RING_RECIPE}), "
+    print(f"\n== Ring of 8 (gl.experiments.ring_gan_recipe: {experiments.RING_RECIPE}), "
           f"{args.ring_seconds:.0f} s budget, seeds {seeds} ==")
     data = toy.Ring2D()
     rows = []
     for seed in seeds:
-        G, D, kw = fast.ring_gan_recipe(seed=seed)
+        G, D, kw = experiments.ring_gan_recipe(seed=seed)
         G, D = G.to(device), D.to(device)
         total, chunk = kw.pop("steps"), kw["record_every"]  # train in chunks to check the clock
         kw.update(progress=False)
@@ -210,7 +218,7 @@ def ring(args, device):
     return modes, hq
 
 
-def quality(args, device, speed):
+def quality(args, device, options):
     try:
         from gan_lessons import metrics
         metrics.classifier_outputs, metrics.fid_floor, metrics.score_from_probs  # noqa: B018
@@ -234,8 +242,8 @@ def quality(args, device, speed):
         data = load_images(ds, "train", device=device)
         G, D = dcgan(args, device, 0)
         opt_G, opt_D = gltrain.make_optimizers(G, D)
-        common = dict(batch_size=args.batch_size, opt_G=opt_G, opt_D=opt_D, progress=False,
-                      reuse_fake=args.reuse_fake, **speed)
+        step = speed.fast_step(G, D, dataclasses.replace(options, reuse_fake=args.reuse_fake), data=data)
+        common = dict(batch_size=args.batch_size, opt_G=opt_G, opt_D=opt_D, progress=False, step=step)
         h, spent, fid_hit, score_hit = None, 0.0, None, None
         while spent < args.max_seconds:
             t0 = time.perf_counter()
@@ -260,7 +268,8 @@ def quality(args, device, speed):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n", 1)[1])
     p.add_argument("--what", default="throughput", help="comma-separated: throughput, ring, quality")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: auto)")
@@ -272,10 +281,11 @@ def main(argv=None):
     p.add_argument("--latent-dim", type=int, default=64)
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the textbook loop (its default: 2)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per physical core)")
-    p.add_argument("--precision", default="fp32", choices=fast.PRECISIONS)
+    p.add_argument("--precision", default="fp32", choices=speed.PRECISIONS)
     p.add_argument("--cuda-graph", action="store_true", help="package loop: replay each step as a CUDA graph")
     p.add_argument("--compile", action="store_true", help="package loop: torch.compile the networks (CUDA)")
-    p.add_argument("--reuse-fake", action="store_true", help="quality: train with reuse_fake=True (one G pass less per step)")
+    p.add_argument("--reuse-fake", action="store_true",
+                   help="quality: train with Options(reuse_fake=True) (one G pass less per step)")
     p.add_argument("--seeds", default="0,1,2", help="ring: seeds to average over")
     p.add_argument("--ring-seconds", type=float, default=60.0)
     p.add_argument("--max-seconds", type=float, default=None,
@@ -296,24 +306,26 @@ def main(argv=None):
     unknown = set(what) - {"throughput", "ring", "quality"}
     if unknown:
         p.error(f"unknown --what {sorted(unknown)}; choose from throughput, ring, quality")
-    speed = dict(precision=args.precision, cuda_graph=args.cuda_graph, compile=args.compile)
-    fast.check_options(**speed)
+    options = speed.Options(precision=args.precision, cuda_graph=args.cuda_graph, compile=args.compile)
     threads = args.threads
     if device.type == "cpu" and threads is None and hasattr(os, "getloadavg"):
-        load, cores = os.getloadavg()[0], fast.physical_cores()
+        load, cores = os.getloadavg()[0], speed.physical_cores()
         if load > cores:  # the cores are already busy: more threads would only wait for each other
             threads = 1
             print(f"Load average {load:.1f} > {cores} cores: using 1 thread (pass --threads to override).")
-    tuned = fast.tune_backends(device, threads=threads)
+    tuned = speed.tune_backends(device, threads=threads)
+    if options.precision == "bf16" and not speed.bf16_supported(device):
+        print(f"precision bf16: not supported fast on this {device.type} (no bfloat16 instructions); "
+              "the package's loop falls back to fp32, so the bf16 numbers below are fp32 numbers.")
     print(f"{gl.describe_device(device)}  torch {torch.__version__}  settings {tuned}")
     if device.type == "cpu":
         print("Note: on a shared CPU the absolute numbers move with the load; compare the ratio.")
     if "throughput" in what:
-        throughput(args, device, speed)
+        throughput(args, device, options)
     if "ring" in what:
         ring(args, device)
     if "quality" in what:
-        quality(args, device, speed)
+        quality(args, device, options)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
     python scripts/notebook_times.py --only 03,07 --modes fast
     python scripts/notebook_times.py --device cuda
 
-Each notebook runs headless with papermill (gan_lessons.notebooks.execute, the same runner as
+Each notebook runs headless with papermill (gan_lessons.course.notebooks.execute, the same runner as
 `gan-lessons run`), in a fresh kernel, writing executed copies to a temporary folder (the committed
 notebooks are not touched). The budgets from CONTRIBUTING.md are checked: default parameters
 <= 3 min and FAST <= 45 s on 2 CPU cores. Exit status 1 if a notebook fails, 0 otherwise (a
@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gan_lessons import notebooks as nbs
+from gan_lessons.course import notebooks as nbs
 
 BUDGETS = {"default": 180.0, "fast": 45.0}  # seconds on 2 CPU cores (CONTRIBUTING.md)
 

@@ -1,8 +1,9 @@
-"""Train the small classifiers that lesson 07's metrics use, and ship them in gan_lessons/pretrained/.
+"""Train the feature networks that lesson 07's metrics use, and ship them in gan_lessons/pretrained/.
 
-One LeNet-style CNN per dataset (gan_lessons.pretrained.Classifier), trained on the real training
-split with Adam, evaluated on the test split. The weights are saved in float16 and the manifest
-gets the file's sha256 and the test accuracy.
+One LeNet-style CNN per dataset (gan_lessons.featurenet.FeatureNet), trained to classify the real
+training split with Adam, evaluated on the test split. The weights are saved in float16 and the
+manifest gets the file's sha256 and the test accuracy (under "classifiers", file
+classifier-<dataset>.pt: the names the shipped files have always had).
 
     python scripts/train_classifier.py                      # both datasets
     python scripts/train_classifier.py --dataset mnist --epochs 3
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 import gan_lessons as gl
 from gan_lessons import pretrained
 from gan_lessons.data import canonical_name, load_images
+from gan_lessons.featurenet import FeatureNet
 
 DEFAULT_EPOCHS = {"mnist": 4, "fashion-mnist": 8}
 
@@ -55,7 +57,7 @@ def train_one(dataset, epochs, batch_size, lr, seed, device, shift):
     g = torch.Generator().manual_seed(seed)
     train_data = load_images(dataset, "train", device=device)
     test_data = load_images(dataset, "test", device=device)
-    model = pretrained.Classifier().to(device)
+    model = FeatureNet().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n = len(train_data.labels)
     steps_per_epoch = n // batch_size
@@ -107,7 +109,7 @@ def main(argv=None):
         except gl.CheckpointError:
             manifest = {}
         manifest.setdefault("classifiers", {})[name] = {
-            "file": fname, "sha256": pretrained.sha256_of(path), "class": "Classifier",
+            "file": fname, "sha256": pretrained.sha256_of(path), "class": type(model).__name__,
             "test_accuracy": round(acc, 4), "epochs": epochs, "batch_size": args.batch_size, "lr": args.lr,
             "shift": args.shift, "seed": args.seed, "wall_s": round(wall, 1), "device": device_label(device),
             "torch": torch.__version__, "parameters": sum(p.numel() for p in model.parameters()),

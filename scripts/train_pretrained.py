@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 import gan_lessons as gl
-from gan_lessons import metrics, models, pretrained
+from gan_lessons import metrics, models, pretrained, speed
 from gan_lessons.data import load_images
 from gan_lessons.train import train
 
@@ -56,10 +56,11 @@ def train_run(name, spec, args, device):
     D = (models.DCGANCritic(args.width) if spec["loss"] != "bce" else models.DCGANDiscriminator(args.width)).to(device)
     record_every = max(1, steps // args.snapshots)
     t0 = time.perf_counter()
-    speed = dict(precision=spec.get("precision", "fp32"), reuse_fake=spec.get("reuse_fake", False))
+    options = speed.Options(precision=spec.get("precision", "fp32"), reuse_fake=spec.get("reuse_fake", False))
+    step = speed.fast_step(G, D, options, data=data)
     history = train(G, D, data, steps, batch_size=args.batch_size, k=k, loss=spec["loss"], lr=spec["lr"],
                     record_every=record_every, n_fixed=args.n_fixed, progress=args.progress, seed=args.seed,
-                    callback=None if args.progress else log_snapshot, **speed)
+                    callback=None if args.progress else log_snapshot, step=step)
     if device.type == "cuda":
         torch.cuda.synchronize()
     wall = time.perf_counter() - t0
@@ -67,7 +68,7 @@ def train_run(name, spec, args, device):
     scores = metrics.evaluate(G, spec["dataset"], n=args.eval_n, seed=args.seed)
     config = dict(dataset=spec["dataset"], loss=spec["loss"], k=k, steps=steps, batch_size=args.batch_size,
                   lr=spec["lr"], latent_dim=args.latent_dim, width=args.width, seed=args.seed,
-                  record_every=record_every, n_fixed=args.n_fixed, **speed,
+                  record_every=record_every, n_fixed=args.n_fixed, **options.config,
                   discriminator=type(D).__name__, discriminator_parameters=models.count_parameters(D))
     return G, history, config, wall, scores
 

@@ -1,5 +1,9 @@
 """The checks of lessons 03 and 04 pass right answers, fail wrong ones with a useful message, and
-let an unsolved exercise (NotImplementedError) through."""
+let an unsolved exercise (NotImplementedError) through.
+
+The checks compare with the package (`losses.*`, `train.d_step`, `train.g_step`), so the right
+answers here are written out with PyTorch's own functions only: a right answer passing is then
+also a test of the package's reference against an independent one."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,55 +14,69 @@ from gan_lessons.train import frozen
 
 
 # -- lesson 03: discriminator loss ----------------------------------------------------------------
-def d_loss_right(real_logits, fake_logits):
+def d_loss_right(real_logits, fake_logits):  # -[mean log D(x) + mean log(1 - D(G(z)))]
     return -(F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())
+
+
+def d_loss_pytorch_bce(real_logits, fake_logits):  # BCE(real, 1) + BCE(fake, 0), with PyTorch's BCE
+    bce = F.binary_cross_entropy_with_logits
+    return bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))
 
 
 def d_loss_naive(real_logits, fake_logits):  # right formula, but log(0) for large logits
     return -(torch.log(torch.sigmoid(real_logits)).mean() + torch.log(1 - torch.sigmoid(fake_logits)).mean())
 
 
-def test_discriminator_loss_check_passes_right_answer(capsys):
-    assert checks.check_discriminator_loss(d_loss_right)
+@pytest.mark.parametrize("right", [d_loss_right, d_loss_pytorch_bce], ids=["logsigmoid", "PyTorch's BCE"])
+def test_discriminator_loss_check_passes_right_answers(right, capsys):
+    checks.check_discriminator_loss(right)
     assert "Exercise 3.1 (discriminator loss): passed" in capsys.readouterr().out
-
-
-def test_discriminator_loss_check_passes_package_function():
-    assert checks.check_discriminator_loss(losses.discriminator_loss)
 
 
 @pytest.mark.parametrize("wrong,message", [
     (lambda r, f: -d_loss_right(r, f), "wrong sign"),
     (lambda r, f: d_loss_right(r, f) / 2, "half"),
     (d_loss_naive, "logsigmoid"),
-    (lambda r, f: -(F.logsigmoid(f).mean() + F.logsigmoid(-r).mean()), "label 1"),  # labels swapped
+    (lambda r, f: -(F.logsigmoid(f).mean() + F.logsigmoid(-r).mean()), "real examples have label 1"),  # swapped
 ])
-def test_discriminator_loss_check_fails_wrong_answers(wrong, message):
+def test_discriminator_loss_check_fails_wrong_answers(wrong, message, capsys):
     with pytest.raises(ExerciseError, match=message):
         checks.check_discriminator_loss(wrong)
+    assert "passed" not in capsys.readouterr().out
 
 
-def test_discriminator_loss_check_wants_one_number():
-    with pytest.raises(ExerciseError, match="mean"):
+def test_discriminator_loss_check_wants_one_number(capsys):
+    with pytest.raises(ExerciseError, match="one number.*mean over the batch"):
         checks.check_discriminator_loss(lambda r, f: -(F.logsigmoid(r) + F.logsigmoid(-f)))
+    assert "passed" not in capsys.readouterr().out
 
 
-def test_discriminator_loss_check_lets_not_implemented_through():
+def test_discriminator_loss_check_lets_not_implemented_through(capsys):
     def todo(real_logits, fake_logits):
         raise NotImplementedError("Exercise 3.1")
 
     with pytest.raises(NotImplementedError, match="Exercise 3.1 is not solved yet"):
         checks.check_discriminator_loss(todo)
+    assert "passed" not in capsys.readouterr().out
 
 
 # -- lesson 03: d_step ----------------------------------------------------------------------------
-def d_step_right(G, D, opt_D, real, z):
+def d_step_right(G, D, opt_D, real, z):  # written out with PyTorch's BCE, not the package's loss
     fake = G(z).detach()
-    loss = losses.discriminator_loss(D(real), D(fake))
+    loss = d_loss_pytorch_bce(D(real), D(fake))
     opt_D.zero_grad()
     loss.backward()
     opt_D.step()
     return loss
+
+
+def d_step_returns_logits(G, D, opt_D, real, z):  # returns (loss, D(real), D(fake)) as the package's step
+    real_logits, fake_logits = D(real), D(G(z).detach())
+    loss = d_loss_right(real_logits, fake_logits)
+    opt_D.zero_grad()
+    loss.backward()
+    opt_D.step()
+    return loss.detach(), real_logits.detach(), fake_logits.detach()
 
 
 def d_step_no_detach(G, D, opt_D, real, z):
@@ -91,15 +109,10 @@ def d_step_swapped(G, D, opt_D, real, z):
     return loss
 
 
-def test_d_step_check_passes_right_answer(capsys):
-    assert checks.check_d_step(d_step_right)
+@pytest.mark.parametrize("right", [d_step_right, d_step_returns_logits], ids=["loss", "loss and logits"])
+def test_d_step_check_passes_right_answers(right, capsys):
+    checks.check_d_step(right)
     assert "Exercise 3.2 (d_step): passed" in capsys.readouterr().out
-
-
-def test_d_step_check_accepts_the_package_step():
-    from gan_lessons.train import train_discriminator_step
-
-    assert checks.check_d_step(train_discriminator_step)
 
 
 @pytest.mark.parametrize("wrong,message", [
@@ -108,63 +121,78 @@ def test_d_step_check_accepts_the_package_step():
     (d_step_no_step, "opt_D.step"),
     (d_step_swapped, "real first"),
 ])
-def test_d_step_check_fails_wrong_answers(wrong, message):
+def test_d_step_check_fails_wrong_answers(wrong, message, capsys):
     with pytest.raises(ExerciseError, match=message):
         checks.check_d_step(wrong)
+    assert "passed" not in capsys.readouterr().out
 
 
-def test_d_step_check_lets_not_implemented_through():
+def test_d_step_check_lets_not_implemented_through(capsys):
     def todo(G, D, opt_D, real, z):
         raise NotImplementedError
 
-    with pytest.raises(NotImplementedError, match="Exercise 3.2"):
+    with pytest.raises(NotImplementedError, match="Exercise 3.2 is not solved yet"):
         checks.check_d_step(todo)
+    assert "passed" not in capsys.readouterr().out
 
 
 # -- lesson 04: generator losses ------------------------------------------------------------------
-def sat_right(l):
-    return F.logsigmoid(-l).mean()  # log(1 - sigmoid(l))
+def sat_right(logits):
+    return F.logsigmoid(-logits).mean()  # mean log(1 - sigmoid(l))
 
 
-def nonsat_right(l):
-    return -F.logsigmoid(l).mean()
+def nonsat_right(logits):
+    return -F.logsigmoid(logits).mean()  # mean -log sigmoid(l)
 
 
-def test_generator_loss_checks_pass_right_answers(capsys):
-    assert checks.check_saturating_loss(sat_right)
-    assert checks.check_non_saturating_loss(nonsat_right)
-    out = capsys.readouterr().out
-    assert "Exercise 4.1a (saturating loss): passed" in out
-    assert "Exercise 4.1b (non-saturating loss): passed" in out
+def nonsat_pytorch_bce(logits):  # -log D(G(z)) is BCE with label 1
+    return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+
+
+@pytest.mark.parametrize("check,right,printed", [
+    ("check_saturating_loss", sat_right, "Exercise 4.1a (saturating loss): passed"),
+    ("check_non_saturating_loss", nonsat_right, "Exercise 4.1b (non-saturating loss): passed"),
+    ("check_non_saturating_loss", nonsat_pytorch_bce, "Exercise 4.1b (non-saturating loss): passed"),
+])
+def test_generator_loss_checks_pass_right_answers(check, right, printed, capsys):
+    getattr(checks, check)(right)
+    assert printed in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("check,wrong,message", [
     ("check_saturating_loss", nonsat_right, "other generator loss"),
     ("check_non_saturating_loss", sat_right, "other generator loss"),
-    ("check_non_saturating_loss", lambda l: F.logsigmoid(l).mean(), "wrong sign"),
-    ("check_saturating_loss", lambda l: torch.log(1 - torch.sigmoid(l)).mean(), "logsigmoid"),
-    ("check_non_saturating_loss", lambda l: -torch.log(torch.sigmoid(l)).mean(), "logsigmoid"),
-    ("check_saturating_loss", lambda l: F.logsigmoid(-l).sum(), "mean"),
+    ("check_non_saturating_loss", lambda logits: F.logsigmoid(logits).mean(), "wrong sign"),
+    ("check_saturating_loss", lambda logits: torch.log(1 - torch.sigmoid(logits)).mean(), "logsigmoid"),
+    ("check_non_saturating_loss", lambda logits: -torch.log(torch.sigmoid(logits)).mean(), "logsigmoid"),
+    # summed over the batch: the check has no "you summed" hint (as check_bce has); it restates the mean
+    ("check_saturating_loss", lambda logits: F.logsigmoid(-logits).sum(), r"saturating loss is mean\(log\(1 - D"),
 ])
-def test_generator_loss_checks_fail_wrong_answers(check, wrong, message):
+def test_generator_loss_checks_fail_wrong_answers(check, wrong, message, capsys):
     with pytest.raises(ExerciseError, match=message):
         getattr(checks, check)(wrong)
+    assert "passed" not in capsys.readouterr().out
 
 
-def test_generator_loss_checks_let_not_implemented_through():
-    def todo(l):
+@pytest.mark.parametrize("check,exercise", [("check_saturating_loss", "Exercise 4.1a"),
+                                            ("check_non_saturating_loss", "Exercise 4.1b")])
+def test_generator_loss_checks_let_not_implemented_through(check, exercise, capsys):
+    def todo(logits):
         raise NotImplementedError
 
-    with pytest.raises(NotImplementedError, match="Exercise 4.1a"):
-        checks.check_saturating_loss(todo)
+    with pytest.raises(NotImplementedError, match=f"{exercise} is not solved yet"):
+        getattr(checks, check)(todo)
+    assert "passed" not in capsys.readouterr().out
 
 
 # -- lesson 04: g_step ----------------------------------------------------------------------------
-def g_step_right(G, D, opt_G, z, saturating=False):
-    with frozen(D):
-        loss = losses.generator_loss(D(G(z)), saturating=saturating)
-        opt_G.zero_grad()
-        loss.backward()
+def g_step_right(G, D, opt_G, z, saturating=False):  # written out: D frozen by hand, losses from logsigmoid
+    D.requires_grad_(False)
+    logits = D(G(z))
+    loss = sat_right(logits) if saturating else nonsat_right(logits)
+    opt_G.zero_grad()
+    loss.backward()
+    D.requires_grad_(True)
     opt_G.step()
     return loss
 
@@ -187,7 +215,7 @@ def g_step_left_frozen(G, D, opt_G, z, saturating=False):
 
 
 def g_step_ignores_saturating(G, D, opt_G, z, saturating=False):
-    return g_step_right(G, D, opt_G, z)
+    return g_step_with_frozen(G, D, opt_G, z)
 
 
 def g_step_detached(G, D, opt_G, z, saturating=False):
@@ -207,11 +235,18 @@ def g_step_no_zero_grad(G, D, opt_G, z, saturating=False):
     return loss
 
 
-def test_g_step_check_passes_right_answer_and_package_step(capsys):
-    from gan_lessons.train import train_generator_step
+def g_step_with_frozen(G, D, opt_G, z, saturating=False):  # the lesson's way: gl.train.frozen, gl.losses
+    with frozen(D):
+        loss = losses.generator_loss(D(G(z)), saturating=saturating)
+        opt_G.zero_grad()
+        loss.backward()
+    opt_G.step()
+    return loss
 
-    assert checks.check_g_step(g_step_right)
-    assert checks.check_g_step(train_generator_step)
+
+@pytest.mark.parametrize("right", [g_step_right, g_step_with_frozen], ids=["written out", "with gl helpers"])
+def test_g_step_check_passes_right_answers(right, capsys):
+    checks.check_g_step(right)
     assert "Exercise 4.2 (g_step): passed" in capsys.readouterr().out
 
 
@@ -222,14 +257,16 @@ def test_g_step_check_passes_right_answer_and_package_step(capsys):
     (g_step_detached, "NOT be detached"),
     (g_step_no_zero_grad, "zero_grad"),
 ])
-def test_g_step_check_fails_wrong_answers(wrong, message):
+def test_g_step_check_fails_wrong_answers(wrong, message, capsys):
     with pytest.raises(ExerciseError, match=message):
         checks.check_g_step(wrong)
+    assert "passed" not in capsys.readouterr().out
 
 
-def test_g_step_check_lets_not_implemented_through():
+def test_g_step_check_lets_not_implemented_through(capsys):
     def todo(G, D, opt_G, z, saturating=False):
         raise NotImplementedError
 
-    with pytest.raises(NotImplementedError, match="Exercise 4.2"):
+    with pytest.raises(NotImplementedError, match="Exercise 4.2 is not solved yet"):
         checks.check_g_step(todo)
+    assert "passed" not in capsys.readouterr().out

@@ -1,5 +1,8 @@
 """The checks of lessons 05 and 06 pass right answers, fail wrong ones with a useful message, and
-let an unsolved exercise (NotImplementedError) through."""
+let an unsolved exercise (NotImplementedError) through.
+
+Where a check compares with the package (`losses.discriminator_loss`, `losses.critic_loss`, ...),
+the right answers here are written out with PyTorch's own functions, not with the package."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,12 +16,18 @@ def todo(*args, **kwargs):
 
 
 # -- lesson 05: V(D, G) -------------------------------------------------------------------------
-def value_right(real_logits, fake_logits):
+def value_right(real_logits, fake_logits):  # mean log D(x) + mean log(1 - D(G(z))), from the logits
     return F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean()
 
 
-def test_value_check_passes_right_answer(capsys):
-    assert checks.check_value_function(value_right)
+def value_pytorch_bce(real_logits, fake_logits):  # V = -[BCE(real, 1) + BCE(fake, 0)]
+    bce = F.binary_cross_entropy_with_logits
+    return -(bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits)))
+
+
+@pytest.mark.parametrize("right", [value_right, value_pytorch_bce], ids=["logsigmoid", "PyTorch's BCE"])
+def test_value_check_passes_right_answers(right, capsys):
+    checks.check_value_function(right)
     assert "Exercise 5.1 (value function V): passed" in capsys.readouterr().out
 
 
@@ -26,16 +35,19 @@ def test_value_check_passes_right_answer(capsys):
     (lambda r, f: -value_right(r, f), "Wrong sign"),
     (lambda r, f: value_right(f, r), "swapped"),
     (lambda r, f: torch.log(torch.sigmoid(r)).mean() + torch.log(1 - torch.sigmoid(f)).mean(), "logsigmoid"),
-    (lambda r, f: F.logsigmoid(r).mean() + F.logsigmoid(f).mean(), "expected V"),
+    # log D(G(z)) in place of log(1 - D(G(z))): the check restates V
+    (lambda r, f: F.logsigmoid(r).mean() + F.logsigmoid(f).mean(), r"expected V.*mean log\(1 - D\(G\(z\)\)\)"),
 ])
-def test_value_check_fails_wrong_answers(wrong, message):
+def test_value_check_fails_wrong_answers(wrong, message, capsys):
     with pytest.raises(ExerciseError, match=message):
         checks.check_value_function(wrong)
+    assert "passed" not in capsys.readouterr().out
 
 
-def test_value_check_lets_not_implemented_through():
+def test_value_check_lets_not_implemented_through(capsys):
     with pytest.raises(NotImplementedError, match="Exercise 5.1 is not solved yet"):
         checks.check_value_function(todo)
+    assert "passed" not in capsys.readouterr().out
 
 
 # -- lesson 05: D* --------------------------------------------------------------------------------
@@ -50,88 +62,121 @@ def history_1d():
     return train.train(G, D, toy.Gaussian1D(), 20, batch_size=32, progress=False, record_every=10)
 
 
-def test_d_star_check_passes_right_answer_and_matches_snapshot(history_1d, capsys):
-    assert checks.check_optimal_discriminator(d_star_right)
-    assert checks.check_optimal_discriminator(d_star_right, history=history_1d)
-    assert "matches the snapshot's d_star" in capsys.readouterr().out
+def test_d_star_check_passes_right_answer(capsys):
+    checks.check_optimal_discriminator(d_star_right)
+    assert "Exercise 5.2 (optimal discriminator D*): passed" in capsys.readouterr().out
+
+
+def test_d_star_check_matches_the_snapshot_of_a_run(history_1d, capsys):
+    # the run's recorded d_star (computed by the package) against the formula written out above
+    checks.check_optimal_discriminator(d_star_right, history=history_1d)
+    assert "Exercise 5.2 (optimal discriminator D*): passed (matches the snapshot's d_star)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong,message", [
     (lambda a, b: b / (a + b).clamp(min=1e-12), "probability of \\*fake\\*"),
     (lambda a, b: a / (a + b), "NaN"),
     (lambda a, b: (a / (a + b).clamp(min=1e-12)).mean(), "shape"),
-    (lambda a, b: a / (b + 1e-12), "expected D\\*"),
+    (lambda a, b: a / (b + 1e-12), r"expected D\* = 0\.\d+, got 1\.\d+\. D\*\(x\) = p_data\(x\) / \(p_data\(x\) \+"),
 ])
-def test_d_star_check_fails_wrong_answers(wrong, message):
+def test_d_star_check_fails_wrong_answers(wrong, message, capsys):
     with pytest.raises(ExerciseError, match=message):
         checks.check_optimal_discriminator(wrong)
+    assert "passed" not in capsys.readouterr().out
 
 
-def test_d_star_check_rejects_history_without_d_star():
+def test_d_star_check_rejects_history_without_d_star(capsys):
     torch.manual_seed(0)
     G, D = models.MLPGenerator(2, 2, hidden=8), models.MLPDiscriminator(2, hidden=8)
     h = train.train(G, D, toy.Ring2D(), 2, batch_size=16, progress=False)
     with pytest.raises(ValueError, match="1-D history of a BCE run"):
         checks.check_optimal_discriminator(d_star_right, history=h)
+    assert "passed" not in capsys.readouterr().out
 
 
-def test_d_star_check_lets_not_implemented_through():
+def test_d_star_check_lets_not_implemented_through(capsys):
     with pytest.raises(NotImplementedError, match="Exercise 5.2 is not solved yet"):
         checks.check_optimal_discriminator(todo)
+    assert "passed" not in capsys.readouterr().out
 
 
-# -- lesson 05: the k-step loop -------------------------------------------------------------------
-def loop_right(G, D, opt_G, opt_D, sample_real, steps, k, batch_size):
-    for _ in range(steps):
-        for _ in range(k):
-            z = train.sample_z(batch_size, G.latent_dim)
-            train.train_discriminator_step(G, D, opt_D, sample_real(batch_size), z)
-        train.train_generator_step(G, D, opt_G, train.sample_z(batch_size, G.latent_dim))
+# -- lesson 05: one iteration of Algorithm 1 ---------------------------------------------------------
+def _d(G, D, opt_D, real, batch_size):
+    train.d_step(G, D, opt_D, real, train.sample_z(batch_size, G.latent_dim))
 
 
-def loop_k_after(G, D, opt_G, opt_D, sample_real, steps, k, batch_size):  # G first, then k D steps
-    for _ in range(steps):
-        train.train_generator_step(G, D, opt_G, train.sample_z(batch_size, G.latent_dim))
-        for _ in range(k):
-            train.train_discriminator_step(G, D, opt_D, sample_real(batch_size), train.sample_z(batch_size, 2))
+def _g(G, D, opt_G, batch_size):
+    train.g_step(G, D, opt_G, train.sample_z(batch_size, G.latent_dim))
 
 
-def loop_one_real_batch(G, D, opt_G, opt_D, sample_real, steps, k, batch_size):  # reuses one real batch
-    for _ in range(steps):
-        real = sample_real(batch_size)
-        for _ in range(k):
-            train.train_discriminator_step(G, D, opt_D, real, train.sample_z(batch_size, 2))
-        train.train_generator_step(G, D, opt_G, train.sample_z(batch_size, 2))
+def step_right(G, D, opt_G, opt_D, sample_real, batch_size, k):
+    for _ in range(k):
+        _d(G, D, opt_D, sample_real(batch_size), batch_size)
+    _g(G, D, opt_G, batch_size)
 
 
-def loop_ignores_k(G, D, opt_G, opt_D, sample_real, steps, k, batch_size):
-    loop_right(G, D, opt_G, opt_D, sample_real, steps, 1, batch_size)
+def step_k_after(G, D, opt_G, opt_D, sample_real, batch_size, k):  # G first, then k D steps
+    _g(G, D, opt_G, batch_size)
+    for _ in range(k):
+        _d(G, D, opt_D, sample_real(batch_size), batch_size)
 
 
-def test_loop_check_passes_right_answer(capsys):
-    assert checks.check_alternating_loop(loop_right)
-    assert "Exercise 5.3 (k-step alternating loop): passed" in capsys.readouterr().out
+def step_one_real_batch(G, D, opt_G, opt_D, sample_real, batch_size, k):  # reuses one real batch
+    real = sample_real(batch_size)
+    for _ in range(k):
+        _d(G, D, opt_D, real, batch_size)
+    _g(G, D, opt_G, batch_size)
+
+
+def step_ignores_k(G, D, opt_G, opt_D, sample_real, batch_size, k):
+    step_right(G, D, opt_G, opt_D, sample_real, batch_size, 1)
+
+
+def step_fixed_batch_size(G, D, opt_G, opt_D, sample_real, batch_size, k):
+    for _ in range(k):
+        _d(G, D, opt_D, sample_real(64), batch_size)
+    _g(G, D, opt_G, batch_size)
+
+
+@pytest.mark.parametrize("right", [step_right, train.gan_step], ids=["written out", "the package's gan_step"])
+def test_gan_step_check_passes_right_answers(right, capsys):
+    checks.check_gan_step(right)
+    assert "Exercise 5.3 (gan_step): passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong,message", [
-    (loop_k_after, "should go D G"),
-    (loop_ignores_k, "k=3"),
-    (loop_one_real_batch, "fresh real batch"),
+    (step_k_after, "should go D G"),
+    (step_ignores_k, "k=3"),
+    (step_one_real_batch, "fresh real batch"),
+    (step_fixed_batch_size, "pass batch_size"),
 ])
-def test_loop_check_fails_wrong_answers(wrong, message):
+def test_gan_step_check_fails_wrong_answers(wrong, message, capsys):
     with pytest.raises(ExerciseError, match=message):
-        checks.check_alternating_loop(wrong)
+        checks.check_gan_step(wrong)
+    assert "passed" not in capsys.readouterr().out
 
 
-def test_loop_check_lets_not_implemented_through():
+def test_gan_step_check_lets_not_implemented_through():
     with pytest.raises(NotImplementedError, match="Exercise 5.3 is not solved yet"):
-        checks.check_alternating_loop(todo)
+        checks.check_gan_step(todo)
 
 
 # -- lesson 06: Wasserstein losses ----------------------------------------------------------------
-def test_wasserstein_check_passes_right_answer(capsys):
-    assert checks.check_wasserstein_losses(lambda r, f: f.mean() - r.mean(), lambda f: -f.mean())
-    assert checks.check_wasserstein_losses(losses.critic_loss, losses.wasserstein_generator_loss)
+def critic_loss_right(real_scores, fake_scores):  # the critic maximizes E f(x) - E f(G(z)): minimize minus it
+    return -(real_scores.mean() - fake_scores.mean())
+
+
+def generator_loss_right(fake_scores):  # G wants high scores: minimize -E f(G(z))
+    return -fake_scores.mean()
+
+
+def critic_loss_by_sums(real_scores, fake_scores):  # the same means, as sums over counts
+    return fake_scores.sum() / fake_scores.numel() - real_scores.sum() / real_scores.numel()
+
+
+@pytest.mark.parametrize("critic_fn", [critic_loss_right, critic_loss_by_sums], ids=["means", "sums / counts"])
+def test_wasserstein_check_passes_right_answers(critic_fn, capsys):
+    checks.check_wasserstein_losses(critic_fn, generator_loss_right)
     assert "Exercise 6.1 (Wasserstein losses): passed" in capsys.readouterr().out
 
 
@@ -140,17 +185,21 @@ def test_wasserstein_check_passes_right_answer(capsys):
     (lambda r, f: f.mean() - r.mean(), lambda f: f.mean(), "score its fakes \\*high\\*"),
     (lambda r, f: torch.sigmoid(f).mean() - torch.sigmoid(r).mean(), lambda f: -f.mean(), "no sigmoid"),
     (lambda r, f: f - r, lambda f: -f.mean(), "one number"),
+    (lambda r, f: F.binary_cross_entropy_with_logits(r, torch.ones_like(r))
+     + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f)), lambda f: -f.mean(), "no sigmoid, no log, no BCE"),
 ])
-def test_wasserstein_check_fails_wrong_answers(critic_fn, gen_fn, message):
+def test_wasserstein_check_fails_wrong_answers(critic_fn, gen_fn, message, capsys):
     with pytest.raises(ExerciseError, match=message):
         checks.check_wasserstein_losses(critic_fn, gen_fn)
+    assert "passed" not in capsys.readouterr().out
 
 
-def test_wasserstein_check_lets_not_implemented_through():
+def test_wasserstein_check_lets_not_implemented_through(capsys):
     with pytest.raises(NotImplementedError, match="Exercise 6.1a is not solved yet"):
         checks.check_wasserstein_losses(todo, todo)
     with pytest.raises(NotImplementedError, match="Exercise 6.1b is not solved yet"):
-        checks.check_wasserstein_losses(losses.critic_loss, todo)
+        checks.check_wasserstein_losses(critic_loss_right, todo)
+    assert "passed" not in capsys.readouterr().out
 
 
 # -- lesson 06: gradient penalty ------------------------------------------------------------------
@@ -185,7 +234,7 @@ def gp_backward(critic, real, fake, eps):
 
 
 def test_gradient_penalty_check_passes_right_answer(capsys):
-    assert checks.check_gradient_penalty(gp_right)
+    checks.check_gradient_penalty(gp_right)
     assert "Exercise 6.2 (gradient penalty): passed" in capsys.readouterr().out
 
 
@@ -194,16 +243,18 @@ def test_gradient_penalty_check_passes_right_answer(capsys):
     (gp_squared_norm, "not the squared norm"),
     (gp_whole_batch_norm, "one norm per example"),
     (gp_backward, "called .backward"),
-    (lambda c, r, f, e: gp_right(c, r, f, 1 - e), "expected penalty"),
+    (lambda c, r, f, e: gp_right(c, r, f, 1 - e), "expected penalty"),  # x_hat mixed the other way round
 ])
-def test_gradient_penalty_check_fails_wrong_answers(wrong, message):
+def test_gradient_penalty_check_fails_wrong_answers(wrong, message, capsys):
     with pytest.raises(ExerciseError, match=message):
         checks.check_gradient_penalty(wrong)
+    assert "passed" not in capsys.readouterr().out
 
 
-def test_gradient_penalty_check_lets_not_implemented_through():
+def test_gradient_penalty_check_lets_not_implemented_through(capsys):
     with pytest.raises(NotImplementedError, match="Exercise 6.2 is not solved yet"):
         checks.check_gradient_penalty(todo)
+    assert "passed" not in capsys.readouterr().out
 
 
 # -- lesson 06: weight clipping -------------------------------------------------------------------
@@ -238,9 +289,10 @@ def clip_new_tensors(critic, c):
             m.bias = torch.nn.Parameter(m.bias.detach().clamp(-c, c))
 
 
-def test_clip_check_passes_right_answer(capsys):
-    assert checks.check_clip_weights(clip_right)
-    assert checks.check_clip_weights(losses.clip_weights)
+# gl.losses.clip_weights is a right answer too: the check compares with p.clamp(-c, c), not with it.
+@pytest.mark.parametrize("right", [clip_right, losses.clip_weights], ids=["written out", "gl.losses.clip_weights"])
+def test_clip_check_passes_right_answers(right, capsys):
+    checks.check_clip_weights(right)
     assert "Exercise 6.3 (weight clipping): passed" in capsys.readouterr().out
 
 
@@ -250,11 +302,13 @@ def test_clip_check_passes_right_answer(capsys):
     (clip_weights_only, "weights and biases"),
     (clip_new_tensors, "replaced the critic's parameters"),
 ])
-def test_clip_check_fails_wrong_answers(wrong, message):
+def test_clip_check_fails_wrong_answers(wrong, message, capsys):
     with pytest.raises(ExerciseError, match=message):
         checks.check_clip_weights(wrong)
+    assert "passed" not in capsys.readouterr().out
 
 
-def test_clip_check_lets_not_implemented_through():
+def test_clip_check_lets_not_implemented_through(capsys):
     with pytest.raises(NotImplementedError, match="Exercise 6.3 is not solved yet"):
         checks.check_clip_weights(todo)
+    assert "passed" not in capsys.readouterr().out

@@ -6,8 +6,8 @@ import sys
 import nbformat
 import pytest
 
-from gan_lessons import cli
-from gan_lessons import notebooks as nbs
+from gan_lessons.course import cli
+from gan_lessons.course import notebooks as nbs
 
 
 def run_cli(*args):
@@ -24,8 +24,46 @@ def test_every_command_has_help(capsys):
 
 
 def test_console_script_is_installed():
-    out = subprocess.run([sys.executable, "-m", "gan_lessons.cli", "--help"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "gan_lessons.course.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "run" in out.stdout and "student" in out.stdout
+
+
+def test_tooling_is_not_in_the_learners_namespace():
+    """`import gan_lessons as gl` surfaces neither the course tooling nor its dependencies."""
+    code = ("import sys, gan_lessons as gl\n"
+            "for name in ('notebooks', 'cli', 'course'):\n"
+            "    assert not hasattr(gl, name), name\n"
+            "import gan_lessons.course.cli\n"
+            "heavy = [m for m in ('nbformat', 'papermill', 'nbconvert', 'nbval') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("command, missing", [
+    (["run", "--fast"], "papermill"), (["student"], "nbformat"),
+    (["site"], "nbconvert"), (["slides", "1"], "nbconvert"),
+])
+def test_missing_extra_names_the_extra(command, missing, tiny_notebooks, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, missing, None)  # `import <missing>` now raises ImportError
+    with pytest.raises(SystemExit) as e:
+        run_cli("--notebooks", tiny_notebooks, *command)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (f'gan-lessons {command[0]} needs the course tools: '
+                           f'pip install "gan-lessons[course]" (missing: {missing})')
+
+
+def test_data_and_help_need_only_the_core(monkeypatch, tmp_path, capsys):
+    """Without the course extra, `--help` and `data` still work."""
+    for name in ("nbformat", "papermill", "nbconvert", "nbval", "latex2mathml"):
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setenv("GAN_LESSONS_DATA", str(tmp_path))
+    monkeypatch.setenv("GAN_LESSONS_OFFLINE", "1")
+    with pytest.raises(SystemExit) as e:
+        run_cli("--help")
+    assert e.value.code == 0 and "data" in capsys.readouterr().out
+    assert run_cli("data") == 0 and "MISSING" in capsys.readouterr().out
 
 
 def test_list_lessons_order_and_only(tiny_notebooks):

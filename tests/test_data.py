@@ -1,8 +1,7 @@
 """Datasets load from GAN_LESSONS_DATA, are checked, scaled to [-1, 1], and fail clearly when missing."""
 import gzip
 import os
-import shutil
-from pathlib import Path
+import struct
 
 import pytest
 import torch
@@ -10,7 +9,27 @@ import torch
 from gan_lessons import data
 from gan_lessons.errors import DataCorruptedError, DataMissingError
 
-HAVE_DATA = all(p.exists() for pair in data.expected_files("mnist") for p in pair[:1]) if os.environ.get(data.ENV_DATA) else False
+
+def _have(name):
+    """The four .gz files of a dataset are in $GAN_LESSONS_DATA (the tests never download)."""
+    return bool(os.environ.get(data.ENV_DATA)) and all(gz.exists() for gz, _ in data.expected_files(name))
+
+
+HAVE_DATA = _have("mnist")
+HAVE_FASHION = _have("fashion-mnist")
+NEEDS_DATA = "set GAN_LESSONS_DATA to a folder with the datasets (CI copies ../shared/data)"
+
+
+def _read_idx_by_hand(path):
+    """An IDX file read with struct, as its format is published: a big-endian magic 0x000008NN
+    (0x08 = unsigned bytes, NN = number of dimensions), one 4-byte size per dimension, then the bytes."""
+    raw = gzip.open(path).read()
+    zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
+    assert zero == 0 and dtype == 0x08
+    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    body = raw[4 + 4 * ndim:]
+    assert len(body) == dims[0] * (dims[1] * dims[2] if ndim == 3 else 1)
+    return dims, body
 
 
 @pytest.fixture
@@ -30,7 +49,7 @@ def test_data_dir_follows_the_environment(monkeypatch, tmp_path):
     assert data.data_dir() == tmp_path / "cache" / "gan-lessons" / "data"
 
 
-@pytest.mark.skipif(not HAVE_DATA, reason="set GAN_LESSONS_DATA to a folder with MNIST (CI copies ../shared/data)")
+@pytest.mark.skipif(not HAVE_DATA, reason=NEEDS_DATA)
 def test_load_mnist_whole_split_scaled_with_labels():
     d = data.load_images("mnist", "test", device="cpu")
     assert d.images.shape == (10000, 1, 28, 28) and d.images.dtype == torch.float32
@@ -43,10 +62,28 @@ def test_load_mnist_whole_split_scaled_with_labels():
     assert y.shape == (8,)
 
 
-@pytest.mark.skipif(not HAVE_DATA, reason="set GAN_LESSONS_DATA to a folder with the datasets")
+@pytest.mark.skipif(not HAVE_DATA, reason=NEEDS_DATA)
+def test_mnist_test_split_matches_the_raw_files_and_its_published_label_counts():
+    d = data.load_images("mnist", "test", device="cpu")
+    gz_images, gz_labels = (gz for gz, _ in data.expected_files("mnist")[2:])  # t10k images, t10k labels
+    (n, rows, cols), pixels = _read_idx_by_hand(gz_images)
+    assert (n, rows, cols) == (10000, 28, 28)
+    bytes_ = torch.frombuffer(bytearray(pixels), dtype=torch.uint8).view(n, 1, rows, cols)
+    want = bytes_.float() / 255 * 2 - 1  # byte b -> 2b/255 - 1: 0 -> -1, 255 -> 1
+    assert torch.allclose(d.images, want, atol=1e-6)
+    (n_labels,), labels = _read_idx_by_hand(gz_labels)
+    assert n_labels == 10000 and d.labels.tolist() == list(labels)
+    # Published facts about the MNIST test set: its first ten digits and how many of each digit it has.
+    assert d.labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    assert torch.bincount(d.labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+@pytest.mark.skipif(not HAVE_FASHION, reason=NEEDS_DATA)
 def test_fashion_mnist_loads_and_has_class_names():
     d = data.load_images("fashion_mnist", "test", device="cpu")
     assert d.images.shape == (10000, 1, 28, 28) and d.class_names[9] == "Ankle boot"
+    assert torch.bincount(d.labels).tolist() == [1000] * 10  # Fashion-MNIST's test set: 1,000 of each class
+    assert d.class_names[int(d.labels[0])] == "Ankle boot"  # its first image is an ankle boot
 
 
 def test_missing_data_offline_gives_one_clear_error(empty_data_dir):

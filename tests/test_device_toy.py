@@ -1,5 +1,4 @@
 """Device choice, seeding, and the toy distributions' exact densities and mode counting."""
-import math
 
 import pytest
 import torch

@@ -21,14 +21,36 @@ def test_equilibrium_report_of_a_blind_discriminator_is_the_equilibrium():
     assert r["w1"] > 2.0  # ... while the untrained G is far from the data (near 0, data at 4)
 
 
+def test_equilibrium_report_of_constant_players_matches_the_closed_forms():
+    torch.manual_seed(0)
+    G = models.MLPGenerator(1, 1, hidden=8)
+    D = models.MLPDiscriminator(1, hidden=8)
+    with torch.no_grad():  # G(z) = 4 for every z (the data's mean); D(x) = sigmoid(1) for every x
+        for p in (*G.parameters(), *D.parameters()):
+            p.zero_()
+        G.net[-1].bias.fill_(4.0)
+        D.net[-1].bias.fill_(1.0)
+    r = experiments.equilibrium_report(G, D, toy.Gaussian1D(4.0, 0.5), n=2000)
+    s = 1 / (1 + math.exp(-1.0))  # sigmoid(1)
+    assert r["d_real"] == pytest.approx(s) and r["d_fake"] == pytest.approx(s)
+    assert r["dev_real"] == pytest.approx(s - 0.5)
+    assert r["value"] == pytest.approx(math.log(s) + math.log(1 - s), abs=1e-6)  # V = E log D + E log(1 - D)
+    assert r["value_gap"] == pytest.approx(math.log(s) + math.log(1 - s) + math.log(4), abs=1e-6)
+    # all fakes at the mean of N(4, 0.5^2): W1 = E|X - 4| = 0.5 sqrt(2 / pi)
+    assert r["w1"] == pytest.approx(0.5 * math.sqrt(2 / math.pi), abs=1e-3)
+
+
 def test_balance_sweep_runs_every_combination_from_the_same_start():
     rows = experiments.balance_sweep(toy.Ring2D(), ks=(1, 2), lr_ratios=(0.5, 2.0), steps=3, hidden=8,
                                      batch_size=16)
-    assert [(r["k"], r["ratio"]) for r in rows] == [(1, 0.5), (1, 2.0), (2, 0.5), (2, 2.0)]
-    for r in rows:
-        assert r["lr_d"] == pytest.approx(r["ratio"] * r["lr_g"])
+    runs = [(1, 0.5), (1, 2.0), (2, 0.5), (2, 2.0)]
+    assert [(r["k"], r["ratio"]) for r in rows] == runs
+    for r, (k, ratio) in zip(rows, runs):
+        config = r["history"].meta["config"]  # what the run's optimizers and loop really used
+        assert config["lr"] == pytest.approx(2e-4) and config["lr_d"] == pytest.approx(ratio * 2e-4)
+        assert r["lr_g"] == pytest.approx(2e-4) and r["lr_d"] == pytest.approx(ratio * 2e-4)
+        assert config["k"] == k and config["batch_size"] == 16
         assert 0 <= r["modes_covered"] <= r["n_modes"] == 8
-        assert r["history"].meta["config"]["k"] == r["k"]
         assert r["history"].last_step == 3
     # same seed: the step-0 snapshots (before any training) are identical across runs
     assert torch.equal(rows[0]["history"][0]["samples"], rows[3]["history"][0]["samples"])

@@ -10,6 +10,7 @@ import torch
 from gan_lessons import checkpoints, models, seed_everything, toy, train
 from gan_lessons.errors import CheckpointError
 from gan_lessons.history import History
+from gan_lessons.io import safe_load
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +117,15 @@ def test_checkpoint_of_another_architecture(tmp_path, run):
         checkpoints.load_checkpoint(path, models.DCGANGenerator(8, 4), D)
 
 
-def test_pickled_code_is_refused(tmp_path):
+def test_pickled_code_is_refused(tmp_path, run, capsys):
     class Evil:
-        def __reduce__(self):
+        def __reduce__(self):  # unpickling would call print("pwned")
             return (print, ("pwned",))
 
     path = tmp_path / "evil.pt"
     torch.save({"format": "gan-lessons-checkpoint", "x": Evil()}, path)
-    with pytest.raises(CheckpointError):
-        checkpoints.safe_load(path)
+    with pytest.raises(CheckpointError, match="truncated or corrupted"):
+        safe_load(path)
+    with pytest.raises(CheckpointError, match="truncated or corrupted"):
+        checkpoints.load_checkpoint(path, run[0], run[1])
+    assert "pwned" not in capsys.readouterr().out  # the code in the file never ran

@@ -44,6 +44,12 @@ def test_discriminator_loss_at_equilibrium_is_2log2():
     assert losses.discriminator_loss(zeros, zeros).item() == pytest.approx(2 * math.log(2))
 
 
+def test_discriminator_loss_of_confident_mistakes_is_their_logits():
+    # -log sigmoid(-120) = softplus(120) = 120 + log(1 + e^-120) = 120 in float32: finite, no log(0)
+    loss = losses.discriminator_loss(torch.tensor([-120.0]), torch.tensor([120.0]))
+    assert loss.item() == pytest.approx(240.0)
+
+
 def test_generator_losses_match_their_formulas(g):
     logits = torch.randn(128, generator=g) * 4
     d = torch.sigmoid(logits)
@@ -79,7 +85,10 @@ def test_wasserstein_losses_signs(g):
 def test_gradient_penalty_matches_per_example_autograd():
     torch.manual_seed(0)
     critic = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
-    f = lambda x: critic(x).squeeze(-1)
+
+    def f(x):
+        return critic(x).squeeze(-1)
+
     real, fake = torch.randn(8, 3), torch.randn(8, 3)
     gp = losses.gradient_penalty(f, real, fake, generator=torch.Generator().manual_seed(1))
     eps = torch.rand(8, 1, generator=torch.Generator().manual_seed(1))
@@ -104,10 +113,40 @@ def test_gradient_penalty_trains_the_critic():
     assert critic.weight.grad is not None and critic.weight.grad.abs().sum() > 0
 
 
+def test_r1_penalty_of_a_linear_discriminator_is_its_squared_weight_norm():
+    w = torch.tensor([3.0, -4.0])  # D(x) = x . w + 1 has gradient w everywhere: ||w||^2 = 25
+    real = torch.randn(6, 2).requires_grad_(True)
+    assert losses.r1_penalty(real @ w + 1.0, real).item() == pytest.approx(25.0)
+
+
+def test_r1_penalty_matches_per_example_autograd():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+
+    def D(x):
+        return net(x).squeeze(-1)
+
+    real = torch.randn(8, 3)
+    x = real.clone().requires_grad_(True)
+    r1 = losses.r1_penalty(D(x), x)
+    expected = [torch.autograd.functional.jacobian(lambda v: D(v[None])[0], real[i]).pow(2).sum() for i in range(8)]
+    assert torch.allclose(r1, torch.stack(expected).mean(), atol=1e-6)
+    (grad,) = torch.autograd.grad(r1, net[0].weight)  # create_graph=True: the penalty trains D
+    assert grad.abs().sum() > 0
+
+
+def test_r1_penalty_needs_real_that_requires_grad():
+    real = torch.randn(4, 2)
+    with pytest.raises(ValueError, match="requires_grad_\\(True\\)"):
+        losses.r1_penalty(real.sum(1), real)
+
+
 def test_clip_weights_clamps_every_parameter():
     net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(8, 1))
     with torch.no_grad():
         for p in net.parameters():
             p.mul_(10)
+    before = [p.detach().clone() for p in net.parameters()]
     losses.clip_weights(net, 0.01)
-    assert all(p.abs().max() <= 0.01 + 1e-9 for p in net.parameters())
+    for p, p0 in zip(net.parameters(), before):  # each value clamped to [-0.01, 0.01], one by one
+        assert torch.equal(p.detach(), torch.where(p0 > 0.01, 0.01, torch.where(p0 < -0.01, -0.01, p0)))

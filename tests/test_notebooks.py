@@ -2,10 +2,9 @@
 student/ matches what the generator produces. (nbval also re-runs each lesson with its default
 parameters and compares the cells tagged nbval-check-output; see pyproject.toml.)"""
 import pytest
-
-from gan_lessons import notebooks as nbs
-
 from conftest import NOTEBOOK_DIR, STUDENT_DIR, lesson_notebooks
+
+from gan_lessons.course import notebooks as nbs
 
 LESSONS = lesson_notebooks()
 IDS = [p.stem for p in LESSONS]

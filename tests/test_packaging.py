@@ -1,4 +1,9 @@
-"""pyproject.toml, environment.yml and binder/ must agree on what the course needs."""
+"""pyproject.toml, environment.yml, binder/ and the Makefile must agree on what the course needs.
+
+The rule: the package's dependencies are what the lessons import; its `lab` extra adds JupyterLab.
+A learner's environment (environment.yml, binder/requirements.txt) is exactly those two together.
+The course tooling (`course`) and the tests (`test`) are extras that only `make test` installs.
+"""
 import re
 import sys
 from pathlib import Path
@@ -34,8 +39,25 @@ def pyproject():
     return tomllib.loads(text)
 
 
+CORE = {"torch", "torchvision", "numpy", "matplotlib", "tqdm", "ipywidgets"}
+EXTRAS = {
+    "lab": {"jupyterlab"},
+    "course": {"papermill", "nbconvert", "nbval", "nbformat"},
+    "test": {"pytest", "playwright", "pyyaml", "ruff"},
+}
+
+
 def pyproject_names():
     return {req_name(d) for d in pyproject()["project"]["dependencies"]}
+
+
+def extra_names(extra):
+    return {req_name(d) for d in pyproject()["project"]["optional-dependencies"][extra]}
+
+
+def learner_names():
+    """What a learner needs to open the lessons: the dependencies plus the `lab` extra."""
+    return pyproject_names() | extra_names("lab")
 
 
 def conda_names():
@@ -52,11 +74,11 @@ def conda_names():
 
 def binder_lines():
     lines = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
-    return [l.split("#")[0].strip() for l in lines if l.split("#")[0].strip()]
+    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
 
 
 def binder_names():
-    return {req_name(l) for l in binder_lines() if not l.startswith("-")}
+    return {req_name(line) for line in binder_lines() if not line.startswith("-")}
 
 
 def test_norm():
@@ -64,18 +86,32 @@ def test_norm():
     assert req_name("torch>=2.1") == "torch" and req_name("nbval [x]>=1") == "nbval"
 
 
+def test_core_dependencies_are_what_the_lessons_import():
+    assert pyproject_names() == CORE
+
+
+def test_extras():
+    extras = pyproject()["project"]["optional-dependencies"]
+    for extra, needed in EXTRAS.items():
+        assert needed <= extra_names(extra), f"the {extra!r} extra lacks {needed - extra_names(extra)}"
+    assert not (extra_names("lab") & EXTRAS["course"]), "the course tooling belongs in `course`, not `lab`"
+    assert "latex2mathml" in extra_names("course")  # the site's MathML
+    # `site` (the old name) is an alias of `course`
+    assert extras["site"] == ["gan-lessons[course]"] or extra_names("site") == extra_names("course")
+
+
 def test_environment_yml_matches_pyproject():
-    assert conda_names() == pyproject_names()
+    assert conda_names() == learner_names()
 
 
 def test_binder_matches_pyproject():
-    assert binder_names() == pyproject_names()
+    assert binder_names() == learner_names()
 
 
 def test_binder_uses_cpu_torch_wheels():
     lines = binder_lines()
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
-    assert any(req_name(l) == "torch" for l in lines)
+    assert any(req_name(line) == "torch" for line in lines)
 
 
 def test_binder_postbuild_installs_the_package():
@@ -85,13 +121,14 @@ def test_binder_postbuild_installs_the_package():
 
 def test_no_exact_pins():
     """Learners get current releases: ranges only, never `==` pins tied to one machine."""
-    specs = pyproject()["project"]["dependencies"] + binder_lines()
+    extras = pyproject()["project"]["optional-dependencies"]
+    specs = pyproject()["project"]["dependencies"] + sum(extras.values(), []) + binder_lines()
     assert not [s for s in specs if "==" in s]
 
 
 def test_console_script_and_package_data():
     proj = pyproject()
-    assert proj["project"]["scripts"]["gan-lessons"] == "gan_lessons.cli:main"
+    assert proj["project"]["scripts"]["gan-lessons"] == "gan_lessons.course.cli:main"
     assert (ROOT / "gan_lessons" / "assets" / "templates" / "offline" / "index.html.j2").exists()
 
 
@@ -106,8 +143,33 @@ def test_readme_lists_every_lesson_with_a_colab_link():
 def test_makefile_has_the_two_commands():
     makefile = (ROOT / "Makefile").read_text()
     assert "\nlab:" in makefile and "\ntest:" in makefile
-    assert "-m venv" in makefile and 'pip install -e ".[test]"' in makefile
-    assert "jupyter lab notebooks/" in makefile and "-m pytest" in makefile
+    assert "-m venv" in makefile and "jupyter lab notebooks/" in makefile and "-m pytest" in makefile
+
+
+def _make_dry_run(target, tmp_path):
+    """The commands `make TARGET` would run for a fresh .venv (make -n, nothing is executed)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        import pytest
+        pytest.skip("make is not installed")
+    out = subprocess.run(["make", "-n", "-B", target, f"VENV={tmp_path / 'venv'}"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_make_lab_installs_the_lab_extra_only(tmp_path):
+    installs = [line for line in _make_dry_run("lab", tmp_path).splitlines() if "pip install" in line]
+    assert installs and all('pip install -e ".[lab]"' in line for line in installs), installs
+
+
+def test_make_test_installs_lab_course_and_test(tmp_path):
+    installs = [line for line in _make_dry_run("test", tmp_path).splitlines() if "pip install" in line]
+    assert len(installs) == 1, installs
+    extras = re.search(r'pip install -e "\.\[([^\]]*)\]"', installs[0]).group(1)
+    assert set(extras.split(",")) == {"lab", "course", "test"}
 
 
 def test_ci_script_runs_make_test_offline():
@@ -118,3 +180,12 @@ def test_ci_script_runs_make_test_offline():
     assert "make test" in ci
     import os
     assert os.access(ROOT / ".ci" / "run", os.X_OK), ".ci/run must be executable (chmod +x)"
+
+
+def test_make_test_runs_ruff_with_the_projects_settings():
+    """`.ci/run` runs `make test`, which lints first: a style slip fails CI, not only a reviewer's eye."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ntest: setup\n", 1)[1].split("\n\n", 1)[0]
+    assert "ruff check ." in recipe and recipe.index("ruff check") < recipe.index("pytest")
+    ruff = pyproject()["tool"]["ruff"]
+    assert ruff["line-length"] == 120 and set(ruff["lint"]["select"]) >= {"E", "F", "I"}

@@ -1,5 +1,5 @@
 """The shipped saved models load on the CPU, make images, match their manifest, and fail clearly
-when a file is damaged or a name is unknown; latent interpolation behaves."""
+when a file is damaged or a name is unknown."""
 import json
 import shutil
 
@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from gan_lessons import CheckpointError, pretrained
+from gan_lessons.featurenet import FeatureNet
 from gan_lessons.history import History
 from gan_lessons.models import DCGANGenerator
 
@@ -54,14 +55,37 @@ def test_each_history_loads_with_image_snapshots(name):
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
-def test_classifiers_load(dataset):
-    net = pretrained.load_classifier(dataset, device="cpu")
-    assert not net.training
+def test_feature_nets_load(dataset):
+    net = pretrained.load_feature_net(dataset, device="cpu")
+    assert isinstance(net, FeatureNet) and not net.training
     with torch.no_grad():
         logits = net(torch.zeros(2, 1, 28, 28))
         feats = net.features(torch.zeros(2, 1, 28, 28))
-    assert logits.shape == (2, 10) and feats.shape == (2, pretrained.Classifier.feature_dim)
+    assert logits.shape == (2, 10) and feats.shape == (2, FeatureNet.feature_dim) == (2, 128)
     assert MANIFEST["classifiers"][dataset]["test_accuracy"] >= (0.99 if dataset == "mnist" else 0.90)
+
+
+def test_shipped_feature_net_files_keep_their_old_class_name():
+    """The files were saved before the rename: they record "Classifier", and load as a FeatureNet."""
+    payload = torch.load(pretrained.PRETRAINED_DIR / MANIFEST["classifiers"]["mnist"]["file"], weights_only=True)
+    assert payload["class"] == "Classifier"
+    assert isinstance(pretrained.load_feature_net("mnist", device="cpu"), FeatureNet)
+
+
+def test_a_feature_net_saved_now_loads_back_with_the_same_outputs(tmp_path):
+    torch.manual_seed(0)
+    net = FeatureNet().eval()
+    path = pretrained.save_weights(net, tmp_path / "classifier-mnist.pt")
+    assert torch.load(path, weights_only=True)["class"] == "FeatureNet"
+    pretrained.write_manifest({"models": {}, "classifiers": {"mnist": {
+        "file": "classifier-mnist.pt", "sha256": pretrained.sha256_of(path)}}}, tmp_path)
+    loaded = pretrained.load_feature_net("mnist", device="cpu", folder=tmp_path)
+    x = torch.rand(3, 1, 28, 28) * 2 - 1
+    with torch.no_grad():
+        want = net.half().float()(x)  # the file stores float16 weights
+        assert torch.allclose(loaded(x), want, atol=1e-5)
+    with pytest.raises(KeyError, match="No feature network for 'fashion-mnist'"):
+        pretrained.load_feature_net("fashion-mnist", folder=tmp_path)
 
 
 def test_loading_uses_weights_only(monkeypatch):
@@ -75,7 +99,7 @@ def test_loading_uses_weights_only(monkeypatch):
     monkeypatch.setattr(torch, "load", spy)
     pretrained.load_pretrained(NAMES[0], device="cpu")
     pretrained.load_pretrained_history(NAMES[0])
-    pretrained.load_classifier("mnist", device="cpu")
+    pretrained.load_feature_net("mnist", device="cpu")
     assert calls and all(c is True for c in calls)
 
 
@@ -121,34 +145,3 @@ def test_unknown_name_lists_the_available_ones():
 def test_missing_manifest_is_explained(tmp_path):
     with pytest.raises(CheckpointError, match="manifest"):
         pretrained.list_pretrained(folder=tmp_path)
-
-
-def test_slerp_and_lerp():
-    g = torch.Generator().manual_seed(0)
-    z0, z1 = torch.randn(64, generator=g), torch.randn(64, generator=g)
-    path = pretrained.interpolate(z0, z1, n=9)
-    assert path.shape == (9, 64)
-    assert torch.allclose(path[0], z0, atol=1e-5) and torch.allclose(path[-1], z1, atol=1e-5)
-    line = pretrained.interpolate(z0, z1, n=9, method="linear")
-    assert torch.allclose(line[4], (z0 + z1) / 2, atol=1e-6)
-    # Slerp keeps norms between the two end norms; the straight line's middle is much shorter.
-    lo, hi = sorted([float(z0.norm()), float(z1.norm())])
-    assert ((path.norm(dim=1) >= lo - 1e-4) & (path.norm(dim=1) <= hi + 1e-4)).all()
-    assert float(line[4].norm()) < 0.85 * lo
-    # Unit vectors at a right angle: the midpoint is their normalised sum.
-    e0, e1 = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
-    assert torch.allclose(pretrained.slerp(e0, e1, 0.5), torch.tensor([0.5 ** 0.5, 0.5 ** 0.5]))
-    # Parallel vectors fall back to the straight line instead of dividing by sin(0).
-    assert torch.allclose(pretrained.slerp(e0, 3 * e0, 0.5), 2 * e0)
-    with pytest.raises(ValueError, match="1-D"):
-        pretrained.slerp(torch.randn(2, 64), torch.randn(2, 64), 0.5)
-    with pytest.raises(ValueError, match="method"):
-        pretrained.interpolate(z0, z1, method="cubic")
-
-
-def test_lesson07_slerp_check_accepts_slerp_and_explains_lerp():
-    from gan_lessons import checks
-
-    assert checks.check_slerp(pretrained.slerp)
-    with pytest.raises(checks.ExerciseError, match="straight line"):
-        checks.check_slerp(lambda z0, z1, t: (1 - t) * z0 + t * z1)

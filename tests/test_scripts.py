@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 pytestmark = pytest.mark.skipif(not os.environ.get("GAN_LESSONS_DATA"), reason="needs the datasets")
@@ -22,13 +21,13 @@ def _run(*args, timeout=300):
                           timeout=timeout)
 
 
-def test_benchmark_throughput_prints_all_three_loops_and_ratios():
+def test_benchmark_throughput_prints_all_four_loops_and_ratios():
     r = _run("scripts/benchmark.py", "--what", "throughput", "--steps", "2", "--warmup", "1",
              "--rounds", "1", "--width", "8", "--batch-size", "16", "--workers", "0", "--threads", "1")
     assert r.returncode == 0, r.stderr[-3000:]
     rates = re.findall(r"([\d.]+) img/s", r.stdout)
-    assert len(rates) >= 6 and all(float(v) > 0 for v in rates), r.stdout
-    assert len(re.findall(r"\d+\.\d\dx \(a\)", r.stdout)) == 2, r.stdout
+    assert len(rates) >= 8 and all(float(v) > 0 for v in rates), r.stdout
+    assert len(re.findall(r"\d+\.\d\dx \(a\)", r.stdout)) == 3, r.stdout  # (b), (b1), (b2) against (a)
 
 
 def test_benchmark_ring_and_quality_report_their_targets():

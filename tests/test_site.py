@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from gan_lessons import notebooks as nbs
+from gan_lessons.course import notebooks as nbs
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -25,7 +25,8 @@ def site(tmp_path_factory):
         new_code_cell("%matplotlib inline\nimport matplotlib.pyplot as plt\n"
                       "fig, ax = plt.subplots(figsize=(2, 2), dpi=50)\nax.plot([0, 1], [0, 1])\nplt.show()"),
         new_code_cell("from IPython.display import HTML\n"
-                      "HTML('<div id=\"anim\">0</div><script>document.getElementById(\"anim\").textContent = \"ran\";</script>')"),
+                      "HTML('<div id=\"anim\">0</div>"
+                      "<script>document.getElementById(\"anim\").textContent = \"ran\";</script>')"),
     ])
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nbformat.write(nb, str(src / "01_tiny.ipynb"))
@@ -72,8 +73,8 @@ def test_site_renders_offline_in_chromium(site):
     external = []
     with sync_api.sync_playwright() as p:
         try:
-            browser = p.chromium.launch(executable_path=os.path.exists(CHROMIUM) and CHROMIUM or shutil.which("chromium"),
-                                        args=["--no-sandbox"])
+            chromium = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         except Exception as e:  # a Chromium that does not match this playwright version
             pytest.skip(f"Chromium could not be started by playwright: {e}")
         context = browser.new_context(offline=True)

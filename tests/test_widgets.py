@@ -11,7 +11,6 @@ from PIL import Image
 from gan_lessons import models, toy, train, widgets
 from gan_lessons.history import History
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # fixture in conftest.py
 
 

@@ -39,7 +39,8 @@ def check_gaussian_log_likelihood(fn):
         out = run_exercise(fn, x.clone(), mean.clone(), var.clone(), exercise="Exercise 1.1")
         if torch.is_tensor(out) and out.dim() == 2 and tuple(out.shape) == tuple(x.shape):
             raise ExerciseError(f"On {name}: you returned one log-density per feature, shape {list(out.shape)}; "
-                                f"the features are independent, so add them up: .sum(dim=-1) gives shape [{x.shape[0]}].")
+                                "the features are independent, so add them up: "
+                                f".sum(dim=-1) gives shape [{x.shape[0]}].")
         got = _tensor_result(out, want.shape, "gaussian_log_likelihood")
         if _close(got, want):
             continue
@@ -48,9 +49,11 @@ def check_gaussian_log_likelihood(fn):
         if _close(-got, want):
             hint = "Your values have the wrong sign: a log-density has a MINUS in front of the squared distance."
         elif _close(got - 0.5 * d * math.log(2 * math.pi), want) or _close(got + 0.5 * d * math.log(2 * math.pi), want):
-            hint = "You are off by (d/2) log(2 pi): did you forget (or double) the log(2 pi) of the normalizing constant?"
-        elif _close(got - 0.5 * torch.log(var.double()).sum(), want) or _close(got + 0.5 * torch.log(var.double()).sum(), want):
-            hint = "You are off by (1/2) sum log var: check the log(var) term of the normalizing constant (it is -1/2 log var_j)."
+            hint = ("You are off by (d/2) log(2 pi): did you forget (or double) the log(2 pi) of the "
+                    "normalizing constant?")
+        elif any(_close(got + sign * 0.5 * torch.log(var.double()).sum(), want) for sign in (-1, 1)):
+            hint = ("You are off by (1/2) sum log var: check the log(var) term of the normalizing constant "
+                    "(it is -1/2 log var_j).")
         elif _close(got, torch.distributions.Normal(mean.double(), var.double()).log_prob(x.double()).sum(-1)):
             hint = "`var` is already sigma^2: you used it as the standard deviation (squaring it again)."
         shown = ", ".join(f"{v:.4f}" for v in want[:3].tolist())
@@ -81,10 +84,12 @@ def check_posterior(fn):
         if _close(got, want, atol=1e-5):
             continue
         rows = got.sum(1)
-        hint = "P(c | x) = P(x | c) P(c) / sum_c' P(x | c') P(c'); in logs: log_lik + log_prior, then normalize each row."
+        hint = ("P(c | x) = P(x | c) P(c) / sum_c' P(x | c') P(c'); in logs: log_lik + log_prior, then "
+                "normalize each row.")
         if not torch.isfinite(got).all():
             hint = ("You got NaN or inf: exp(-1000) is 0 in floating point, so 0 / 0. Stay in log space: "
-                    "torch.softmax(log_lik + log_priors, dim=1), or subtract torch.logsumexp(..., dim=1, keepdim=True) before exp.")
+                    "torch.softmax(log_lik + log_priors, dim=1), or subtract "
+                    "torch.logsumexp(..., dim=1, keepdim=True) before exp.")
         elif not torch.allclose(rows, torch.ones_like(rows), atol=1e-4):
             hint = (f"Your rows sum to {rows[0].item():.4f}, not 1: divide by the evidence P(x) = sum over classes "
                     "(normalize along dim=1, the class dimension).")

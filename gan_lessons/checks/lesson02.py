@@ -20,7 +20,8 @@ def _bce_hint(got, want, per_term, m):
         return ("You got inf or NaN: log(0) = -inf. That can only happen with h exactly 0 or 1, which this check "
                 "does not use for exercise 2.1, so look for a log of a negative number or 0 * inf.")
     if _near(-got, want):
-        return "Wrong sign: J has a minus in front, so that confident right answers cost about 0 (not a large negative number)."
+        return ("Wrong sign: J has a minus in front, so that confident right answers cost about 0 "
+                "(not a large negative number).")
     if _near(got, want * m):
         return "You summed over the batch: divide by m (use .mean()) to get the average cost."
     if _near(got, per_term["swapped"]):
@@ -89,7 +90,8 @@ def check_bce_with_logits(fn):
                     "(F.softplus is computed stably), or max(l, 0) - l*y + log(1 + exp(-|l|)).")
         elif extreme:
             hint = ("Your value is finite but wrong for large logits; did you compute sigmoid first and clamp the log "
-                    "(as F.binary_cross_entropy does at -100)? The true cost of a logit l on the wrong side is about |l|. "
+                    "(as F.binary_cross_entropy does at -100)? "
+                    "The true cost of a logit l on the wrong side is about |l|. "
                     "Use log h = -softplus(-l) and log(1 - h) = -softplus(l), which need no clamp.")
         else:
             per_term = {

@@ -5,8 +5,8 @@ import torch
 
 from .. import losses
 from ..models import MLPDiscriminator, MLPGenerator
-from ..probes import changed_params, snapshot_params
-from ..train import train_discriminator_step
+from ..probes import changed_params, copy_params
+from ..train import d_step
 from ._common import ExerciseError, as_float, check_update, passed, run_exercise, step_loss
 
 __all__ = ["check_discriminator_loss", "check_d_step"]
@@ -52,7 +52,8 @@ def _tiny_models(seed):
 def check_d_step(fn):
     """Exercise 3.2: fn(G, D, opt_D, real, z) does one discriminator step (lesson 03).
 
-    Checked against `train.train_discriminator_step` on copies of two small networks, for two
+    Checked against the package's `train.d_step` (itself tested against PyTorch's BCE) on copies of
+    two small networks, for two
     steps in a row: the returned loss matches `losses.discriminator_loss` before the update,
     D's new weights match, G's weights are identical and G has no gradient.
     """
@@ -63,11 +64,11 @@ def check_d_step(fn):
     G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
     opt_ref = torch.optim.SGD(D_ref.parameters(), lr=0.1)
     opt_D = torch.optim.SGD(D.parameters(), lr=0.1)
-    G_before = snapshot_params(G)
+    G_before = copy_params(G)
 
     for i, (real, z) in enumerate(batches, start=1):
         D_before = [p.detach().clone() for p in D.parameters()]
-        want = float(train_discriminator_step(G_ref, D_ref, opt_ref, real, z)[0])
+        want = float(d_step(G_ref, D_ref, opt_ref, real, z)[0])
         got = step_loss(run_exercise(fn, G, D, opt_D, real.clone(), z.clone(), exercise="Exercise 3.2"), "d_step")
         if any(p.grad is not None for p in G.parameters()):
             raise ExerciseError("G's parameters received gradients during the discriminator step. Did you detach "

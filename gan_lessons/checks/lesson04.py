@@ -5,8 +5,8 @@ import torch
 
 from .. import losses
 from ..models import MLPDiscriminator, MLPGenerator
-from ..probes import changed_params, snapshot_params
-from ..train import train_generator_step
+from ..probes import changed_params, copy_params
+from ..train import g_step
 from ._common import ExerciseError, as_float, check_update, passed, run_exercise, step_loss
 
 __all__ = ["check_saturating_loss", "check_non_saturating_loss", "check_g_step"]
@@ -48,7 +48,7 @@ def _check_generator_loss(fn, saturating, exercise, name):
 
 
 def check_saturating_loss(fn):
-    """Exercise 4.1a: fn(fake_logits) = mean log(1 - D(G(z))), as losses.generator_loss(l, saturating=True) (lesson 04)."""
+    """Exercise 4.1a: fn(fake_logits) = mean log(1 - D(G(z))), as generator_loss(l, saturating=True) (lesson 04)."""
     return _check_generator_loss(fn, True, "Exercise 4.1a", "saturating loss")
 
 
@@ -60,7 +60,7 @@ def check_non_saturating_loss(fn):
 def check_g_step(fn):
     """Exercise 4.2: fn(G, D, opt_G, z, saturating=False) does one generator step (lesson 04).
 
-    Checked against `train.train_generator_step` on copies of two small networks, two steps in a
+    Checked against the package's `train.g_step` on copies of two small networks, two steps in a
     row and with both losses: same returned loss, same new G, D's weights identical, D's .grad
     still None and D's requires_grad switched back on afterwards.
     """
@@ -71,13 +71,13 @@ def check_g_step(fn):
         G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
         opt_G = torch.optim.SGD(G.parameters(), lr=0.1)
         opt_ref = torch.optim.SGD(G_ref.parameters(), lr=0.1)
-        D_start = snapshot_params(D)
+        D_start = copy_params(D)
         g = torch.Generator().manual_seed(41)
         which = "saturating" if saturating else "non-saturating"
         for i in (1, 2):
             z = torch.randn(32, 4, generator=g)
             G_before = [p.detach().clone() for p in G.parameters()]
-            want = float(train_generator_step(G_ref, D_ref, opt_ref, z, saturating=saturating)[0])
+            want = float(g_step(G_ref, D_ref, opt_ref, z, saturating=saturating))
             try:
                 out = run_exercise(fn, G, D, opt_G, z.clone(), saturating=saturating, exercise="Exercise 4.2")
             except RuntimeError as e:

@@ -5,10 +5,9 @@ import torch
 
 from .. import losses
 from ..models import MLPDiscriminator, MLPGenerator
-from ._common import ExerciseError, passed, run_exercise
-from ._common import as_float
+from ._common import ExerciseError, as_float, passed, run_exercise
 
-__all__ = ["check_value_function", "check_optimal_discriminator", "check_alternating_loop"]
+__all__ = ["check_value_function", "check_optimal_discriminator", "check_gan_step"]
 
 
 def check_value_function(fn):
@@ -113,12 +112,12 @@ class _Spy:
         return getattr(self.opt, name)
 
 
-def check_alternating_loop(fn):
-    """Exercise 5.3: fn(G, D, opt_G, opt_D, sample_real, steps, k, batch_size) runs Algorithm 1 (lesson 05).
+def check_gan_step(fn):
+    """Exercise 5.3: fn(G, D, opt_G, opt_D, sample_real, batch_size, k) runs one iteration of Algorithm 1 (lesson 05).
 
-    The optimizers are wrapped so the check sees the order of the updates: for every generator step
-    there must be exactly k discriminator steps first, each on a fresh real batch
-    (sample_real(batch_size) called once per D step). Tried with k = 1 and k = 3.
+    The check calls it a few times in a row, with the optimizers wrapped so it sees the order of the
+    updates: each call must make exactly k discriminator steps, each on a fresh real batch
+    (sample_real(batch_size) called once per D step), then one generator step. Tried with k = 1 and k = 3.
     """
     for k, steps in ((1, 3), (3, 2)):
         torch.manual_seed(53)
@@ -134,17 +133,20 @@ def check_alternating_loop(fn):
             calls.append(b)
             return torch.randn(b, 2) + 2.0  # [b, 2]
 
-        run_exercise(fn, G, D, opt_G, opt_D, sample_real, steps, k, 16, exercise="Exercise 5.3")
+        for _ in range(steps):
+            run_exercise(fn, G, D, opt_G, opt_D, sample_real, 16, k, exercise="Exercise 5.3")
         want = ("D" * k + "G") * steps
         got = "".join(log)
         if got != want:
             raise ExerciseError(
-                f"With steps={steps}, k={k} the updates should go {' '.join(want)} (k discriminator steps, "
-                f"then one generator step, repeated), but yours went {' '.join(got) or '(no updates at all)'}. "
-                "Loop `for step in range(steps):`, inside it `for _ in range(k):` one D step, then one G step.")
+                f"Called {steps} times with k={k}, the updates should go {' '.join(want)} (each call: k "
+                "discriminator steps, then one generator step), but yours went "
+                f"{' '.join(got) or '(no updates at all)'}. "
+                "Inside one call: `for _ in range(k):` one D step on a fresh batch; after the loop, one G step.")
         if len(calls) != k * steps:
-            raise ExerciseError(f"sample_real was called {len(calls)} times; expected {k * steps}, once for each "
-                                "discriminator step, so that every D step sees a fresh real batch.")
+            raise ExerciseError(f"sample_real was called {len(calls)} times in {steps} calls with k={k}; expected "
+                                f"{k * steps}, once for each discriminator step, so that every D step sees a fresh "
+                                "real batch (and none for the generator step, which needs only noise).")
         if any(b != 16 for b in calls):
             raise ExerciseError(f"sample_real was called with batch sizes {calls}; pass batch_size (16 here).")
         if all(torch.equal(p.detach(), p0) for p, p0 in zip(G.parameters(), G0)):
@@ -152,4 +154,4 @@ def check_alternating_loop(fn):
                                 "fakes in the generator step? Detach only in the discriminator step).")
         if all(torch.equal(p.detach(), p0) for p, p0 in zip(D.parameters(), D0)):
             raise ExerciseError("D's weights never changed: the discriminator steps must update D.")
-    return passed("Exercise 5.3 (k-step alternating loop)", "k D steps, then 1 G step, each D step on fresh data")
+    return passed("Exercise 5.3 (gan_step)", "k D steps, then 1 G step, each D step on fresh data")

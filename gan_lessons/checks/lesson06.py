@@ -3,8 +3,7 @@ import torch
 
 from .. import losses
 from ..models import MLPCritic
-from ._common import ExerciseError, passed, run_exercise
-from ._common import as_float
+from ._common import ExerciseError, as_float, passed, run_exercise
 
 __all__ = ["check_wasserstein_losses", "check_gradient_penalty", "check_clip_weights"]
 
@@ -139,7 +138,8 @@ def check_clip_weights(fn):
                     hint = "Values already inside [-c, c] must stay exactly as they were; clamp, do not rescale."
                 else:
                     hint = "Every parameter (weights and biases) must end up inside [-c, c]."
-                raise ExerciseError(f"With c = {c}: the critic's {name} is not clamped to [-{c}, {c}] correctly. {hint}")
+                raise ExerciseError(f"With c = {c}: the critic's {name} is not clamped to [-{c}, {c}] correctly. "
+                                    f"{hint}")
             if p.requires_grad is False:
                 raise ExerciseError(f"After clipping, {name} has requires_grad=False; keep the parameters trainable "
                                     "(use torch.no_grad() around the clamp instead of detaching).")

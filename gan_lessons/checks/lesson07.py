@@ -1,7 +1,7 @@
 """Checks for lesson 07's exercises: the Fréchet distance of diagonal Gaussians, and slerp."""
 import torch
 
-from .. import metrics, pretrained
+from .. import latent, metrics
 from ._common import ExerciseError, passed, run_exercise
 
 __all__ = ["check_frechet_diagonal", "check_slerp"]
@@ -59,12 +59,12 @@ def check_frechet_diagonal(fn):
 def check_slerp(fn):
     """Exercise 7.2: fn(z0, z1, t) = spherical interpolation for a number t in [0, 1] (lesson 07).
 
-    Compared with pretrained.slerp; also checks the ends (t=0 gives z0, t=1 gives z1).
+    Compared with latent.slerp; also checks the ends (t=0 gives z0, t=1 gives z1).
     """
     g = torch.Generator().manual_seed(72)
     z0, z1 = torch.randn(64, generator=g), torch.randn(64, generator=g)
     for t in (0.0, 1.0, 0.5, 0.25, 0.9):
-        want = pretrained.slerp(z0, z1, t)
+        want = latent.slerp(z0, z1, t)
         got = run_exercise(fn, z0.clone(), z1.clone(), t, exercise="Exercise 7.2")
         if not torch.is_tensor(got) or tuple(got.shape) != tuple(want.shape):
             raise ExerciseError(f"slerp(z0, z1, {t}) should return a tensor of shape {tuple(want.shape)} like z0, "
@@ -72,12 +72,12 @@ def check_slerp(fn):
         if not torch.allclose(got.float(), want, atol=1e-4, rtol=1e-4):
             hint = ("Use omega = arccos(z0 . z1 / (|z0| |z1|)), then "
                     "(sin((1 - t) omega) * z0 + sin(t omega) * z1) / sin(omega).")
-            if torch.allclose(got.float(), pretrained.lerp(z0, z1, t), atol=1e-4):
+            if torch.allclose(got.float(), latent.lerp(z0, z1, t), atol=1e-4):
                 hint = ("That is the straight line (lerp). Its midpoint is shorter than z0 and z1 "
-                        f"(norm {float(pretrained.lerp(z0, z1, 0.5).norm()):.2f} vs about "
+                        f"(norm {float(latent.lerp(z0, z1, 0.5).norm()):.2f} vs about "
                         f"{float(z0.norm()):.2f}); slerp follows the arc instead. " + hint)
             elif t in (0.0, 1.0):
                 hint = f"At t={t} the answer must be {'z0' if t == 0 else 'z1'} exactly. " + hint
-            raise ExerciseError(f"At t={t}: your result differs from pretrained.slerp by up to "
+            raise ExerciseError(f"At t={t}: your result differs from latent.slerp by up to "
                                 f"{float((got.float() - want).abs().max()):.4f}. {hint}")
-    return passed("Exercise 7.2 (slerp)", "5 values of t match pretrained.slerp")
+    return passed("Exercise 7.2 (slerp)", "5 values of t match latent.slerp")

@@ -7,20 +7,54 @@
     gan-lessons data [--check] [--download]
 
 Every command takes --help. Errors in what you typed (an unknown lesson, a device this machine
-does not have) end with a one-line message and exit status 2.
+does not have) end with a one-line message and exit status 2, and so does a command whose tools
+are not installed: run, student, site and slides need the `course` extra
+(`pip install "gan-lessons[course]"`); `data` and `--help` need only the package itself, so the
+notebook tools are imported inside the commands that use them, never when this module loads.
 """
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
-from . import notebooks as nbs
+# What each command imports beyond the package's own dependencies (all in the `course` extra).
+COURSE_EXTRA = "course"
+NEEDS = {
+    "run": ("nbformat", "papermill"),
+    "student": ("nbformat",),
+    "site": ("nbformat", "nbconvert"),
+    "slides": ("nbformat", "nbconvert"),
+}
 
 
 class UsageError(Exception):
     """Something in the command line is wrong; the message says what to do."""
 
 
-def _lessons(args):
+class MissingExtraError(UsageError):
+    """A command's tools are not installed; the message names the extra to install."""
+
+
+def _course_tools(command):
+    """The `notebooks` module, once the modules `command` needs are importable.
+
+    Raises MissingExtraError naming the extra (and the missing modules) otherwise.
+    """
+    missing = []
+    for name in NEEDS.get(command, ()):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise MissingExtraError(f"gan-lessons {command} needs the course tools: "
+                                f'pip install "gan-lessons[{COURSE_EXTRA}]" (missing: {", ".join(missing)})')
+    from . import notebooks
+
+    return notebooks
+
+
+def _lessons(nbs, args):
     only = None
     if getattr(args, "only", None):
         only = [s for s in args.only.replace(" ", ",").split(",") if s]
@@ -33,7 +67,7 @@ def _lessons(args):
 def _check_device(device):
     if device is None:
         return None
-    from .device import get_device
+    from ..device import get_device
 
     try:
         get_device(device)
@@ -49,13 +83,14 @@ def _fmt_seconds(s):
 def cmd_run(args):
     from tqdm.auto import tqdm
 
+    nbs = _course_tools("run")
     if args.in_place and args.fast:
         raise UsageError("--in-place refreshes the committed outputs, which come from the default parameters; "
                          "drop --fast (or use --out DIR for a fast run).")
     if args.in_place and args.out:
         raise UsageError("Use either --in-place (overwrite the notebooks) or --out DIR (write copies), not both.")
     device = _check_device(args.device)
-    paths = _lessons(args)
+    paths = _lessons(nbs, args)
     if not paths:
         raise UsageError(f"No lesson notebooks (NN_name.ipynb) in {args.notebooks or nbs.default_notebook_dir()}.")
     out_dir = Path(args.out or "_run")
@@ -93,6 +128,7 @@ def cmd_run(args):
 
 
 def cmd_student(args):
+    nbs = _course_tools("student")
     try:
         written = nbs.write_student_copies(args.out, args.notebooks)
     except FileNotFoundError as e:
@@ -104,6 +140,7 @@ def cmd_student(args):
 
 
 def cmd_site(args):
+    nbs = _course_tools("site")
     try:
         index = nbs.build_site(args.out, args.notebooks, None)
     except FileNotFoundError as e:
@@ -113,19 +150,21 @@ def cmd_site(args):
 
 
 def cmd_slides(args):
+    nbs = _course_tools("slides")
     args.only = args.lesson
-    paths = _lessons(args)
+    paths = _lessons(nbs, args)
+    prefix = args.reveal_prefix or nbs.REVEAL_CDN
     for path in paths:
-        out = nbs.build_slides(path, args.out, reveal_prefix=args.reveal_prefix)
+        out = nbs.build_slides(path, args.out, reveal_prefix=prefix)
         print(f"Slides: {out}")
-    if args.reveal_prefix == nbs.REVEAL_CDN:
+    if prefix == nbs.REVEAL_CDN:
         print("Note: the slides load reveal.js from a CDN; to present offline pass --reveal-prefix "
               "pointing at a local reveal.js 4 folder.")
     return 0
 
 
 def cmd_data(args):
-    from . import data
+    from .. import data
 
     print(f"Data folder: {data.data_dir()}  (set {data.ENV_DATA} to use another one)")
     rows = data.check_data(download=args.download)
@@ -177,7 +216,8 @@ def build_parser():
 
     w = sub.add_parser("site", help="build an offline HTML site of the executed lessons",
                        description="Convert the committed (executed) lessons to HTML with an index page and "
-                                   "previous/next navigation. Pages load nothing from the network; formulas become MathML "
+                                   "previous/next navigation. Pages load nothing from the network; "
+                                   "formulas become MathML "
                                    "when latex2mathml is installed.")
     w.add_argument("--out", metavar="DIR", default="_site", help="output folder (default _site/)")
     w.set_defaults(func=cmd_site)
@@ -186,8 +226,9 @@ def build_parser():
                         description="Make reveal.js slides of lesson NN, one slide per section heading.")
     sl.add_argument("lesson", metavar="NN", help="lesson number, e.g. 03")
     sl.add_argument("--out", metavar="DIR", default="_site", help="output folder (default _site/)")
-    sl.add_argument("--reveal-prefix", metavar="URL", default=nbs.REVEAL_CDN,
-                    help="where reveal.js is loaded from (default: a CDN; a relative path to a local copy works offline)")
+    sl.add_argument("--reveal-prefix", metavar="URL", default=None,
+                    help="where reveal.js is loaded from "
+                         "(default: a CDN; a relative path to a local copy works offline)")
     sl.set_defaults(func=cmd_slides)
 
     d = sub.add_parser("data", help="where the datasets live and whether they are complete",
@@ -204,6 +245,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except MissingExtraError as e:  # the message already names the command
+        parser.exit(2, f"{e}\n")
     except UsageError as e:
         parser.exit(2, f"gan-lessons {args.command}: error: {e}\n")
     except BrokenPipeError:  # output piped into `head` and the like

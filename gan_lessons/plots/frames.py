@@ -1,21 +1,22 @@
-"""Views of a training run: one snapshot of a `History`, drawn with matplotlib (lessons 05-07).
+"""The scrubber's views of a training run: one snapshot of a `History`, drawn with matplotlib.
 
 Every view draws *one* snapshot (index ``i``, default the last) onto axes you give it, so the
 lessons and the scrubber (`gan_lessons.widgets`) share the same pictures:
 
-- `plot_snapshot(history, i=-1, ax=None)`: the view that fits the history's kind:
-  - 1-D data: the "learning process" picture of Goodfellow et al. (2014), figure 1: the data
-    density p_data, the generator's density p_g, the discriminator D(x), the optimal
+- `plot_frame(history, i=-1, ax=None)`: the view that fits the history's kind:
+  - 1-D data (`plot_1d`): the "learning process" picture of Goodfellow et al. (2014), figure 1:
+    the data density p_data, the generator's density p_g, the discriminator D(x), the optimal
     discriminator D*(x) = p_data(x) / (p_data(x) + p_g(x)), and, underneath, how the generator
     maps noise z (lower line) to samples x = G(z) (upper line).
-  - 2-D data: D's output as a heat map, real and generated samples, the direction D pushes the
-    fakes (arrows), and "modes covered: m/K" in the title.
-  - images: a grid of generated samples, each with D's score on it.
+  - 2-D data (`plot_2d`): D's output as a heat map, real and generated samples, the direction D
+    pushes the fakes (arrows), and "modes covered: m/K" in the title.
+  - images (`plot_images`): a grid of generated samples, each with D's score on it.
 - `plot_curves(history, i=-1, ax=None)`: the losses of D and G, and the mean output of D on real
   and on generated data (with the 1/2 line for the original GAN; critic scores for Wasserstein
   runs), with a marker at snapshot i's step.
-- `plot_history(history, i=-1)`: the view and the curves side by side in one new figure.
-- `show_snapshot(history, i=-1)`: only the view, in one new figure.
+- `plot_history(history, i=-1)`: the view and the curves side by side in one new figure (what one
+  frame of the scrubber shows; `draw_frame` draws it onto a figure you give).
+- `show_frame(history, i=-1)`: only the view, in one new figure.
 
 The functions that make a figure use pyplot, so in a notebook the figure appears below the cell;
 they also return it. End the line with ``;`` (or assign the result) so Jupyter shows it once.
@@ -27,6 +28,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.collections import LineCollection
+
+from ..history import History
+from .images import plot_image_grid
 
 # Colours shared by all views (the paper's figure 1: data black, G green, D blue).
 C_DATA, C_G, C_D, C_DSTAR = "black", "tab:green", "tab:blue", "tab:orange"
@@ -42,8 +46,6 @@ def _np(x):
 
 
 def _check_history(history, who):
-    from .history import History
-
     if not isinstance(history, History):
         raise TypeError(f"{who} needs a History (what gan_lessons.train.train returns, or "
                         f"History.load(path)); got {type(history).__name__}.")
@@ -68,7 +70,7 @@ def _is_bce(history):
 
 # -- 1-D: the learning process ---------------------------------------------------------------------
 def plot_1d(history, i=-1, ax=None):
-    """Goodfellow et al.'s figure 1 for snapshot i of a 1-D run (lesson 05). Returns the axes.
+    """Goodfellow et al.'s figure 1 for snapshot i of a 1-D run (used by `plot_frame`). Returns the axes.
 
     Upper part: p_data (black, dash-dot), p_g (green), D(x) (blue, dashed) and the optimal
     D*(x) = p_data / (p_data + p_g) (orange, dotted; original GAN only). Lower part: each line
@@ -139,7 +141,7 @@ def _real_points(meta, n=400):
 
 
 def plot_2d(history, i=-1, ax=None, n_fake=500):
-    """Snapshot i of a 2-D run (lesson 05). Returns the axes.
+    """Snapshot i of a 2-D run (used by `plot_frame`). Returns the axes.
 
     Background: D(x) as a heat map (bright = "real"; for critics, the score). Black dots: real
     samples; red dots: generated ones. Arrows: the direction G's loss pushes a fake at that point,
@@ -184,43 +186,18 @@ def plot_2d(history, i=-1, ax=None, n_fake=500):
 
 
 # -- images: samples with D's score ----------------------------------------------------------------
-def _mosaic(images, ncol, pad=2, label_h=0):
-    """uint8 [n, h, w] -> one white-padded mosaic array with `ncol` columns (and `label_h` blank
-    rows under each image, for a caption)."""
-    n, h, w = images.shape
-    rows = math.ceil(n / ncol)
-    cell_h, cell_w = h + label_h + pad, w + pad
-    out = np.full((rows * cell_h + pad, ncol * cell_w + pad), 255, dtype=np.uint8)
-    for k in range(n):
-        r, c = divmod(k, ncol)
-        out[pad + r * cell_h:pad + r * cell_h + h, pad + c * cell_w:pad + c * cell_w + w] = images[k]
-    return out
-
-
 def plot_images(history, i=-1, ax=None, n=25):
-    """Snapshot i of an image run (lesson 05): the first n samples (from the run's fixed noise,
-    so the same sample evolves across frames), D's score under each. Returns the axes."""
+    """Snapshot i of an image run: the first n samples (from the run's fixed noise, so the same
+    sample evolves across frames), D's score under each. Returns the axes.
+
+    (Used by `plot_frame` and the scrubber.) The grid is `gan_lessons.plots.plot_image_grid`.
+    """
     s = _snapshot(history, i, "plot_images")
     ax = ax if ax is not None else plt.figure(figsize=(4.4, 4.6), dpi=90).add_subplot()
-    imgs = s["samples"]
-    imgs = imgs.numpy() if torch.is_tensor(imgs) else np.asarray(imgs)
-    if imgs.ndim == 4:  # [n, 1, h, w] -> [n, h, w]
-        imgs = imgs[:, 0]
-    if imgs.dtype != np.uint8:  # floats in [-1, 1]
-        imgs = ((np.clip(imgs, -1, 1) + 1) * 127.5).round().astype(np.uint8)
-    imgs = imgs[:n]
-    ncol = math.ceil(math.sqrt(len(imgs)))
-    h, w = imgs.shape[1:]
-    pad, label_h = 2, 9
-    ax.imshow(_mosaic(imgs, ncol, pad, label_h), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    imgs = s["samples"][:n]  # uint8 [n, 28, 28] (or floats in [-1, 1] in a hand-made history)
     scores = _np(s["sample_scores"])[:len(imgs)] if "sample_scores" in s else None
-    if scores is not None:
-        for k, score in enumerate(scores):
-            r, c = divmod(k, ncol)
-            ax.text(pad + c * (w + pad) + w / 2, pad + r * (h + label_h + pad) + h + label_h / 2, f"{score:.2f}",
-                    fontsize=6, color="black", va="center", ha="center")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    labels = None if scores is None else [f"{score:.2f}" for score in scores]
+    plot_image_grid(imgs, ax=ax, ncols=math.ceil(math.sqrt(len(imgs))), labels=labels)
     who = "D(x)" if _is_bce(history) else "critic score"
     ax.set_title(f"step {s['step']}: samples, {who} under each", fontsize=10)
     return ax
@@ -229,18 +206,19 @@ def plot_images(history, i=-1, ax=None, n=25):
 VIEWS = {"1d": plot_1d, "2d": plot_2d, "images": plot_images}
 
 
-def plot_snapshot(history, i=-1, ax=None):
-    """The view that fits the history's kind (1-D, 2-D or images) for snapshot i (lesson 05).
+def plot_frame(history, i=-1, ax=None):
+    """The view that fits the history's kind (1-D, 2-D or images) for snapshot i (lesson 06).
 
     ax: the matplotlib axes to draw on (default: a new figure). Returns the axes.
+    The scrubber draws it next to the curves (`draw_frame`); this is the view alone.
     """
-    _check_history(history, "plot_snapshot")
+    _check_history(history, "plot_frame")
     return VIEWS[history.kind](history, i, ax)
 
 
 # -- curves ----------------------------------------------------------------------------------------
 def plot_curves(history, i=-1, ax=None, marker=True):
-    """Training curves with a marker at snapshot i's step (lesson 05). Returns (ax_loss, ax_out).
+    """Training curves with a marker at snapshot i's step (used by the scrubber). Returns (ax_loss, ax_out).
 
     Top: D's and G's losses. Bottom: the mean of D(x) on real data and of D(G(z)) on fakes with
     the 1/2 line (where both end when G matches the data perfectly); for Wasserstein runs the mean
@@ -307,28 +285,28 @@ def draw_frame(fig, history, i):
     """Clear `fig` and draw snapshot i's view and the curves on it (used by the scrubber)."""
     fig.clear()
     view, loss_ax, out_ax = layout(fig, history.kind)
-    plot_snapshot(history, i, view)
+    plot_frame(history, i, view)
     plot_curves(history, i, (loss_ax, out_ax))
     return fig
 
 
 def plot_history(history, i=-1, dpi=90):
-    """Snapshot i's view next to the training curves, in one new figure (lesson 05). Returns it."""
+    """Snapshot i's view next to the training curves, in one new figure (one frame of the scrubber). Returns it."""
     _check_history(history, "plot_history")
     _snapshot(history, i, "plot_history")
     fig = plt.figure(figsize=FIGSIZE[history.kind], dpi=dpi)
     return draw_frame(fig, history, i)
 
 
-def show_snapshot(history, i=-1, dpi=90):
-    """Only snapshot i's view, in one new figure (lesson 05). Returns the figure."""
-    _check_history(history, "show_snapshot")
+def show_frame(history, i=-1, dpi=90):
+    """Only snapshot i's view, in one new figure. Returns the figure."""
+    _check_history(history, "show_frame")
     size = (6.5, 4.2) if history.kind == "1d" else (4.6, 4.6)
     fig = plt.figure(figsize=size, dpi=dpi)
-    plot_snapshot(history, i, fig.add_subplot())
+    plot_frame(history, i, fig.add_subplot())
     fig.tight_layout()
     return fig
 
 
-__all__ = ["plot_snapshot", "plot_curves", "plot_history", "show_snapshot", "plot_1d", "plot_2d", "plot_images",
+__all__ = ["plot_frame", "plot_curves", "plot_history", "show_frame", "plot_1d", "plot_2d", "plot_images",
            "draw_frame", "layout"]

@@ -1,7 +1,8 @@
 """Working with the lesson notebooks: list, execute, normalize, student copies, HTML site.
 
 This is the library behind the `gan-lessons` command (lesson 00 shows it) and the notebook tests.
-Nothing here is needed to *take* the course; it is for running, checking and publishing it.
+Nothing here is needed to *take* the course; it is for running, checking and publishing it, and
+it needs the `course` extra (`pip install "gan-lessons[course]"`: nbformat, papermill, nbconvert).
 """
 import contextlib
 import copy
@@ -25,7 +26,7 @@ _VOLATILE_CELL_KEYS = ("papermill", "execution", "collapsed", "scrolled", "Execu
 
 def default_notebook_dir():
     """The `notebooks/` folder of this checkout (lesson 00), else `./notebooks`."""
-    here = Path(__file__).resolve().parents[1] / "notebooks"
+    here = Path(__file__).resolve().parents[2] / "notebooks"  # gan_lessons/course/ -> the checkout
     return here if here.is_dir() else Path.cwd() / "notebooks"
 
 
@@ -241,7 +242,8 @@ def problems(path, max_bytes=2_000_000):
     found = []
     size = path.stat().st_size
     if size >= max_bytes:
-        found.append(f"{path.name} is {size / 1e6:.2f} MB; keep it under {max_bytes / 1e6:.0f} MB (fewer/smaller figures).")
+        found.append(f"{path.name} is {size / 1e6:.2f} MB; "
+                     f"keep it under {max_bytes / 1e6:.0f} MB (fewer/smaller figures).")
     nb = read(path)
     code = [c for c in nb.cells if c.cell_type == "code"]
     counts = [c.execution_count for c in code]
@@ -264,7 +266,7 @@ def problems(path, max_bytes=2_000_000):
 
 # ---------------------------------------------------------------- HTML site and slides
 
-_TEMPLATE_DIR = Path(__file__).resolve().parent / "assets" / "templates"
+_TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "assets" / "templates"  # gan_lessons/assets/
 
 _NAV_CSS = """
 <style>
