@@ -51,6 +51,14 @@ def _as_labels(y, n, who):
     return y
 
 
+def _minibatch(x, y, batch_size, generator):
+    """A random minibatch of (x, y), drawn with replacement; the whole set when batch_size is None."""
+    if batch_size is None or batch_size >= x.shape[0]:
+        return x, y
+    idx = torch.randint(0, x.shape[0], (batch_size,), generator=generator).to(x.device)
+    return x[idx], y[idx]
+
+
 def make_blobs(n_per_class=200, centers=((-2.0, 0.0), (2.0, 0.5), (0.0, 2.5)),
                stds=((0.9, 0.5), (0.6, 1.1), (0.7, 0.6)), generator=None):
     """Labelled 2-D data: one axis-aligned Gaussian blob per class (lesson 01).
@@ -92,31 +100,29 @@ class LogisticRegression(nn.Module):
         return self.linear(x)  # [N, d] -> [N, C] logits
 
     def fit(self, x, y, steps=300, lr=0.05, batch_size=None, weight_decay=0.0, generator=None):
-        """Train on (x, y) for `steps` Adam steps (minibatches of `batch_size`, or the whole set).
+        """Train by gradient descent: `steps` Adam steps on the cross-entropy, each on a random
+        minibatch of `batch_size` examples (or on the whole set). Returns the loss of every step."""
+        x, y = self._training_data(x, y)  # x float [N, d], y int64 [N], on the model's device
+        opt = torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)
+        losses = []
+        for _ in range(steps):
+            xb, yb = _minibatch(x, y, batch_size, generator)  # [B, d], [B]
+            loss = F.cross_entropy(self(xb), yb)  # softmax, then the mean of -log P(y_i | x_i)
+            opt.zero_grad()  # forget the previous step's gradients
+            loss.backward()  # d loss / d W and d loss / d b
+            opt.step()  # move W and b a little downhill
+            losses.append(loss.item())
+        return losses
 
-        Returns the list of training losses, one per step.
-        """
+    def _training_data(self, x, y):
+        """Check (x, y) for `fit` and move them to the model's device."""
         x = _as_features(x, "LogisticRegression.fit", self.in_features)
         y = _as_labels(y, x.shape[0], "LogisticRegression.fit")
         if int(y.max()) >= self.n_classes:
             raise ValueError(f"LogisticRegression.fit: label {int(y.max())} does not fit a model with "
                              f"{self.n_classes} classes (labels must be 0 .. {self.n_classes - 1}).")
         device = self.linear.weight.device
-        x, y = x.to(device), y.to(device)
-        opt = torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)
-        losses = []
-        for _ in range(steps):
-            if batch_size is None or batch_size >= x.shape[0]:
-                xb, yb = x, y
-            else:
-                idx = torch.randint(0, x.shape[0], (batch_size,), generator=generator).to(device)
-                xb, yb = x[idx], y[idx]
-            loss = F.cross_entropy(self(xb), yb)  # mean of -log P(y_i | x_i)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        return losses
+        return x.to(device), y.to(device)
 
     @torch.no_grad()
     def predict_proba(self, x):
@@ -223,8 +229,9 @@ class GaussianClassifier:
     def predict_proba(self, x):
         """Bayes' rule: P(c | x) = P(x, c) / sum_c' P(x, c'), [N, C].
 
-        Computed as softmax of the log joint: the log-densities of 784 pixels are around -1000,
-        whose exp is 0 in floating point, so we never leave log space.
+        Computed as softmax of the log joint, never leaving log space: on MNIST the log-densities of
+        784 pixels run from hundreds below 0 to hundreds above it, where exp underflows to 0 or
+        overflows to inf in float32.
         """
         return torch.softmax(self.log_joint(x), dim=1)
 

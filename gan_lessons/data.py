@@ -9,8 +9,12 @@ Where the files live: the folder named by the environment variable GAN_LESSONS_D
 per-user cache (~/.cache/gan-lessons/data). Inside it, torchvision's layout:
 ``MNIST/raw/train-images-idx3-ubyte.gz`` and so on. Every file's md5 is checked.
 """
+import difflib
+import errno
 import gzip
+import numbers
 import os
+import tempfile
 from collections import namedtuple
 from pathlib import Path
 
@@ -21,6 +25,7 @@ from .errors import DataCorruptedError, DataMissingError
 from .io import file_digest
 
 ENV_DATA = "GAN_LESSONS_DATA"
+ENV_OFFLINE = "GAN_LESSONS_OFFLINE"
 
 # name -> (folder in torchvision's layout, class names)
 DATASETS = {
@@ -73,10 +78,12 @@ def data_dir():
 
 def canonical_name(name):
     """'MNIST', 'fashion_mnist', ... -> 'mnist' or 'fashion-mnist'; a clear error for anything else."""
-    key = str(name).strip().lower()
+    key = str(name).strip().lower().replace(" ", "-")
     key = _ALIASES.get(key, key)
     if key not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}. Choose one of: {', '.join(DATASETS)}.")
+        close = difflib.get_close_matches(key, [*DATASETS, *_ALIASES], n=1, cutoff=0.6)
+        hint = f" Did you mean {_ALIASES.get(close[0], close[0])!r}?" if close else ""
+        raise ValueError(f"Unknown dataset {name!r}.{hint} Choose one of: {', '.join(DATASETS)}.")
     return key
 
 
@@ -87,17 +94,42 @@ def expected_files(name):
     return [(raw / (stem + ".gz"), raw / stem) for split in ("train", "test") for stem in _STEMS[split]]
 
 
-def _missing_message(name, missing):
+def downloads_switched_off():
+    """True when the environment variable GAN_LESSONS_OFFLINE forbids downloading (1, true, yes, on)."""
+    return os.environ.get(ENV_OFFLINE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _layout_lines(name):
+    """How to put the files in place by hand: the exact folder and file names."""
+    folder = DATASETS[name][0]
+    raw = data_dir() / folder / "raw"
+    names = ", ".join(stem + ".gz" for split in ("train", "test") for stem in _STEMS[split])
+    return [
+        f"  - copy the official .gz files into {raw}/, named exactly: {names}, or",
+        f"  - point the environment variable {ENV_DATA} at a folder that already has them, laid out as "
+        f"<folder>/{folder}/raw/<file>.gz (torchvision's layout).",
+    ]
+
+
+# why a download did not happen -> what to do before `gan-lessons data --download` will work
+_FIRST_STEP = {
+    "off": f"unset {ENV_OFFLINE}, connect to the internet and run `gan-lessons data --download`",
+    "unwritable": f"set {ENV_DATA} to a folder you can write to, then run `gan-lessons data --download`",
+    "failed": "connect to the internet and run `gan-lessons data --download` (or load the data again)",
+    "not-asked": "run `gan-lessons data --download` (or load without download=False)",
+}
+
+
+def _missing_message(name, missing, why):
+    """why: (kind, sentence) from `_download`, kind one of _FIRST_STEP's keys."""
+    kind, reason = why
     folder = DATASETS[name][0]
     lines = [
-        f"The {name} files are not in {data_dir() / folder / 'raw'} and could not be downloaded "
-        "(no network, or the download failed).",
+        f"The {name} files are not in {data_dir() / folder / 'raw'} and could not be downloaded: {reason}.",
         "Missing: " + ", ".join(p.name for p in missing) + ".",
         "To fix it, either:",
-        "  - connect to the internet once and run `gan-lessons data` (torchvision downloads them), or",
-        f"  - copy the official .gz files into {data_dir()}/{folder}/raw/ (torchvision's layout:",
-        "    <data dir>/MNIST/raw/ and <data dir>/FashionMNIST/raw/, four files each), or",
-        f"  - point the environment variable {ENV_DATA} at a folder that already has them.",
+        f"  - {_FIRST_STEP[kind]}, or",
+        *_layout_lines(name),
     ]
     if name == "fashion-mnist":
         lines.append("  On Debian/Ubuntu, `apt install dataset-fashion-mnist` puts the Fashion-MNIST .gz files in "
@@ -105,52 +137,144 @@ def _missing_message(name, missing):
     return "\n".join(lines)
 
 
+def _md5_problem(path, folder, stem):
+    """None when `path` (a .gz or an unpacked file) is the official file, else its md5."""
+    if path in _VERIFIED:
+        return None
+    table = MD5_GZ if path.suffix == ".gz" else MD5_RAW
+    got = file_digest(path)
+    if got != table[(folder, stem)]:
+        return got
+    _VERIFIED.add(path)
+    return None
+
+
 def _locate(name, folder, stem):
     """Return (path, is_gz) of a verified file for one stem, or None when it is absent."""
     gz = data_dir() / folder / "raw" / (stem + ".gz")
     raw = data_dir() / folder / "raw" / stem
-    for path, is_gz, table in ((gz, True, MD5_GZ), (raw, False, MD5_RAW)):
+    for path, is_gz in ((gz, True), (raw, False)):
         if path.is_file():
-            if path not in _VERIFIED:
-                got = file_digest(path)
-                want = table[(folder, stem)]
-                if got != want:
-                    raise DataCorruptedError(
-                        f"{path} is damaged or not the official file: its md5 is {got}, expected {want}. "
-                        f"Delete it and run `gan-lessons data` to fetch it again (or copy a good copy there)."
-                    )
-                _VERIFIED.add(path)
+            got = _md5_problem(path, folder, stem)
+            if got is not None:
+                want = (MD5_GZ if is_gz else MD5_RAW)[(folder, stem)]
+                raise DataCorruptedError(
+                    f"{path} is damaged or not the official file (an interrupted download or copy?): its md5 "
+                    f"is {got}, expected {want}. {_refetch_advice(path)}"
+                )
             return path, is_gz
     return None
 
 
+def _refetch_advice(path):
+    copy = f"copy a good {path.name} over it"
+    if downloads_switched_off():
+        return (f"Downloads are switched off ({ENV_OFFLINE}=1): {copy}, or unset {ENV_OFFLINE} and run "
+                f"`gan-lessons data --download` (the damaged file is kept as {path.name}.corrupt).")
+    return (f"Run `gan-lessons data --download` to fetch it again (the damaged file is kept as "
+            f"{path.name}.corrupt), or {copy}.")
+
+
+def _cannot_write(folder):
+    """None when files can be created in `folder` (made if needed), else (kind, sentence) saying why not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        return _unwritable(e)
+    return None
+
+
 def _download(name):
-    """Ask torchvision to fetch the files into data_dir(). Returns False when that is not possible."""
-    if os.environ.get("GAN_LESSONS_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return False
+    """Ask torchvision to fetch the files into data_dir(). Returns None, or (kind, why it did not happen)."""
+    why = _download_possible(name)
+    if why:
+        return why
     try:
         import torchvision.datasets as tvd
 
         cls = tvd.MNIST if name == "mnist" else tvd.FashionMNIST
         for train in (True, False):
             cls(str(data_dir()), train=train, download=True)
-        return True
-    except Exception:  # no network, a proxy, a read-only folder...: report it as missing data
-        return False
+    except Exception as e:  # torchvision wraps network failures in RuntimeError
+        if isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC):
+            return _unwritable(e)
+        return "failed", (f"the download failed ({type(e).__name__}: {_first_line(e)}); "
+                          "no network, a proxy, or a server that is down")
+    return None
+
+
+def _unwritable(e):
+    folder = data_dir()
+    what = "is a file, not a folder" if folder.is_file() else f"cannot be written to ({e.strerror or e})"
+    return "unwritable", f"the data folder {folder} {what}; set {ENV_DATA} to a folder you can write to"
+
+
+def _first_line(e):
+    return (str(e).strip().splitlines() or [""])[0][:200]
+
+
+def _stems():
+    return [s for split in ("train", "test") for s in _STEMS[split]]
 
 
 def ensure_files(name, download=True):
     """Make sure the four files of a dataset are on disk and correct; return their paths by stem."""
     name = canonical_name(name)
     folder = DATASETS[name][0]
-    stems = [s for split in ("train", "test") for s in _STEMS[split]]
-    found = {s: _locate(name, folder, s) for s in stems}
-    if any(v is None for v in found.values()) and download and _download(name):
-        found = {s: _locate(name, folder, s) for s in stems}
+    found = {s: _locate(name, folder, s) for s in _stems()}
+    why = ("not-asked", "download=False was passed, so no download was tried")
+    if any(v is None for v in found.values()) and download:
+        why = _download(name)
+        found = {s: _locate(name, folder, s) for s in _stems()}
     missing = [data_dir() / folder / "raw" / (s + ".gz") for s, v in found.items() if v is None]
     if missing:
-        raise DataMissingError(_missing_message(name, missing))
+        raise DataMissingError(_missing_message(name, missing, why or ("failed", "the download did not bring them")))
     return found
+
+
+def _set_aside(path):
+    """Rename a damaged file to NAME.corrupt (or .corrupt1, ...), never deleting it; return the new path."""
+    target, i = path.with_name(path.name + ".corrupt"), 1
+    while target.exists():
+        target, i = path.with_name(f"{path.name}.corrupt{i}"), i + 1
+    path.rename(target)
+    _VERIFIED.discard(path)
+    return target
+
+
+def repair(name):
+    """What `gan-lessons data --download` does for one dataset: fetch missing files, replace damaged ones.
+
+    A damaged file is renamed to NAME.corrupt (kept, not deleted) and fetched again; if the download
+    fails it is put back. Returns (set_aside, why): the [(old path, new path)] renamed and kept
+    renamed, and None when the download worked or was not needed, else (kind, sentence) why not.
+    """
+    name = canonical_name(name)
+    folder = DATASETS[name][0]
+    raw = data_dir() / folder / "raw"
+    damaged = [p for s in _stems() for p in (raw / (s + ".gz"), raw / s)
+               if p.is_file() and _md5_problem(p, folder, s) is not None]
+    if not damaged and all(_locate(name, folder, s) for s in _stems()):
+        return [], None
+    why = _download_possible(name)
+    if why:
+        return [], why
+    moved = [(p, _set_aside(p)) for p in damaged]
+    why = _download(name)
+    if why:  # put the damaged files back where they were, so the state is as before
+        for old, new in moved:
+            if not old.exists():
+                new.rename(old)
+        moved = [(old, new) for old, new in moved if new.exists()]
+    return moved, why
+
+
+def _download_possible(name):
+    if downloads_switched_off():
+        return "off", f"downloads are switched off ({ENV_OFFLINE}={os.environ.get(ENV_OFFLINE)})"
+    return _cannot_write(data_dir() / DATASETS[name][0] / "raw")
 
 
 def _read_idx(path, is_gz):
@@ -172,9 +296,8 @@ def load_images(name="mnist", split="train", device=None, download=True):
     from .device import get_device
 
     name = canonical_name(name)
-    if split not in _STEMS:
-        raise ValueError(f"Unknown split {split!r}. Use 'train' (60,000 images) or 'test' (10,000).")
-    device = torch.device(device) if device is not None else get_device()
+    split = _split_name(split)
+    device = get_device(device)  # None: the default device; a bad name: a clear ValueError
     key = (name, split, str(device))
     if key not in _CACHE:
         files = ensure_files(name, download=download)
@@ -188,14 +311,50 @@ def load_images(name="mnist", split="train", device=None, download=True):
     return _CACHE[key]
 
 
+def _split_name(split):
+    key = str(split).strip().lower()
+    if key not in _STEMS:
+        raise ValueError(f"Unknown split {split!r}. MNIST and Fashion-MNIST have 'train' (60,000 images) and "
+                         "'test' (10,000), no validation split: to validate, hold out part of 'train'.")
+    return key
+
+
+def _examples(data, with_labels):
+    """The tensor of examples in `data` (an ImageData or a tensor); a clear TypeError for anything else."""
+    if isinstance(data, ImageData):
+        images = data.images
+    elif isinstance(data, torch.Tensor):
+        images = data
+        if with_labels:
+            raise TypeError("with_labels=True needs an ImageData (from gl.data.load_images), which carries the "
+                            "labels; a plain tensor has none. Pass the ImageData, or drop with_labels.")
+    elif isinstance(data, np.ndarray):
+        raise TypeError("sample_batch needs a torch tensor, got a numpy array: convert it once with "
+                        "torch.as_tensor(array).to(device) and sample from that.")
+    else:
+        raise TypeError(f"sample_batch needs an ImageData (from gl.data.load_images) or a tensor of examples, "
+                        f"got {type(data).__name__}.")
+    if images.dim() == 0 or images.shape[0] == 0:
+        raise ValueError(f"sample_batch got no examples to draw from (a tensor of shape {tuple(images.shape)}); "
+                         "the first dimension must index at least one example.")
+    return images
+
+
+def _batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer (an int such as 64), got {batch_size!r}"
+                         f" ({type(batch_size).__name__}).")
+    return int(batch_size)
+
+
 def sample_batch(data, batch_size, generator=None, with_labels=False):
     """Draw a random batch (with replacement) by indexing: no DataLoader needed (lesson 03).
 
-    `data` is an `ImageData` or a tensor whose first dimension indexes examples.
+    `data` is an `ImageData` or a tensor whose first dimension indexes examples. Drawing with
+    replacement, a batch may repeat examples and may be larger than the data.
     """
-    images = data.images if isinstance(data, ImageData) else data
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    images = _examples(data, with_labels)
+    batch_size = _batch_size(batch_size)
     idx = torch.randint(0, images.shape[0], (batch_size,), device=images.device, generator=generator)
     if with_labels:
         return images[idx], data.labels[idx]
@@ -205,23 +364,26 @@ def sample_batch(data, batch_size, generator=None, with_labels=False):
 def check_data(names=None, download=False):
     """Report, per dataset, whether its files are present and correct (used by `gan-lessons data`).
 
-    Returns a list of dicts: dataset, file, path, status ('ok', 'missing', 'corrupted').
+    names: a dataset name or a list of them (default: all). download=True first runs `repair`
+    (fetch missing files, replace damaged ones). Returns a list of dicts: dataset, file, path,
+    status ('ok', 'missing', 'corrupted').
     """
+    if isinstance(names, str):
+        names = [names]
     rows = []
     for name in ([canonical_name(n) for n in names] if names else list(DATASETS)):
-        folder = DATASETS[name][0]
         if download:
-            try:
-                ensure_files(name, download=True)
-            except (DataMissingError, DataCorruptedError):
-                pass
-        for split in ("train", "test"):
-            for stem in _STEMS[split]:
-                try:
-                    hit = _locate(name, folder, stem)
-                    status = "ok" if hit else "missing"
-                    path = hit[0] if hit else data_dir() / folder / "raw" / (stem + ".gz")
-                except DataCorruptedError:
-                    status, path = "corrupted", data_dir() / folder / "raw" / (stem + ".gz")
-                rows.append({"dataset": name, "file": stem, "path": str(path), "status": status})
+            repair(name)
+        rows += [_status(name, stem) for stem in _stems()]
     return rows
+
+
+def _status(name, stem):
+    folder = DATASETS[name][0]
+    gz = data_dir() / folder / "raw" / (stem + ".gz")
+    try:
+        hit = _locate(name, folder, stem)
+    except DataCorruptedError:
+        bad = [p for p in (gz, gz.with_suffix("")) if p.is_file() and _md5_problem(p, folder, stem)]
+        return {"dataset": name, "file": stem, "path": str(bad[0] if bad else gz), "status": "corrupted"}
+    return {"dataset": name, "file": stem, "path": str(hit[0] if hit else gz), "status": "ok" if hit else "missing"}

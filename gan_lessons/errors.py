@@ -24,3 +24,12 @@ class TrainingDiverged(GanLessonsError, FloatingPointError):
         super().__init__(message)
         self.history = history
         self.step = step
+
+
+class CallbackError(GanLessonsError, RuntimeError):
+    """The `callback` given to `train` raised; the history recorded up to then is kept on `.history`."""
+
+    def __init__(self, message, history=None, step=None):
+        super().__init__(message)
+        self.history = history
+        self.step = step

@@ -28,8 +28,9 @@ import torch
 
 from . import losses
 from .data import ImageData
-from .errors import CheckpointError, TrainingDiverged
+from .errors import CallbackError, CheckpointError, TrainingDiverged
 from .io import atomic_save, safe_load
+from .models import finite_weights
 from .toy import GaussianMixture, count_modes
 
 FORMAT = "gan-lessons-history"
@@ -105,8 +106,13 @@ class History:
 
     @classmethod
     def from_dict(cls, d, source="history"):
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise CheckpointError(f"{source} is not a gan-lessons history (no '{FORMAT}' marker).")
+        fmt = d.get("format") if isinstance(d, dict) else None
+        if fmt != FORMAT:
+            instead = {"gan-lessons-checkpoint": " It is a checkpoint: its history is "
+                                                 "gl.checkpoints.load_checkpoint(path, G, D)['history'].",
+                       "gan-lessons-pretrained": " It is a saved model (weights only, no history)."}
+            raise CheckpointError(f"{source} is not a gan-lessons history (no '{FORMAT}' marker)."
+                                  + instead.get(fmt, " Load a file written by history.save(path)."))
         if d.get("version", 0) > VERSION:
             raise CheckpointError(f"{source} was written by a newer gan-lessons (history version "
                                   f"{d['version']}); upgrade with `pip install -U gan-lessons`.")
@@ -115,9 +121,12 @@ class History:
         return h
 
     def save(self, path):
-        """Write the history to one file, atomically (a crash never leaves half a file)."""
-        atomic_save(self.to_dict(), path)
-        return path
+        """Write the history to one file, atomically (a crash never leaves half a file); returns the path.
+
+        Numpy numbers and paths in it are saved as plain values; a value that safe loading would
+        refuse raises TypeError naming it, before anything is written.
+        """
+        return atomic_save(self.to_dict(), path, what="history")
 
     @classmethod
     def load(cls, path):
@@ -220,14 +229,44 @@ def snapshot(G, D, step, stats, fixed_z, meta, data=None, elapsed=0.0):
     return snap
 
 
+def _same(a, b):
+    if torch.is_tensor(a) or torch.is_tensor(b):
+        return torch.is_tensor(a) and torch.is_tensor(b) and a.shape == b.shape and torch.equal(a, b)
+    return a == b
+
+
+def _check_resume(history, meta, n_fixed=None):
+    """Refuse to resume `history` with a run that would record something else into it: another loss,
+    kind of data, toy distribution, dataset or latent size. `meta` is the new run's `describe_run`."""
+    old = dict(history.meta, kind=history.kind)
+    toy = [k for k in ("modes", "mode_std", "p_data") if k in old or k in meta]
+    for key, what in (("loss", "loss"), ("kind", "kind of data"), ("toy", "toy distribution"),
+                      ("latent_dim", "latent_dim")):
+        if old.get(key) != meta.get(key) or (key == "toy" and not all(_same(old.get(k), meta.get(k)) for k in toy)):
+            was, now = repr(old.get(key)), repr(meta.get(key))
+            if was == now:  # the same toy, built with another radius, spacing or std
+                now = f"a {now} with other modes or widths (another radius, spacing or std)"
+            raise ValueError(f"The history you resume was recorded with {what} {was}, but this run has {now}: "
+                             "its series and snapshots would mix the two. Resume with the same settings and data, "
+                             "or start a new history (history=None).")
+    if old.get("dataset") and meta.get("dataset") and old["dataset"] != meta["dataset"]:
+        raise ValueError(f"The history you resume was recorded on dataset {old['dataset']!r}, but this run trains "
+                         f"on {meta['dataset']!r}. Resume on the same data, or start a new history (history=None).")
+    if n_fixed is not None and "fixed_z" in old and n_fixed != len(old["fixed_z"]):
+        raise ValueError(f"n_fixed={n_fixed}, but the history you resume keeps {len(old['fixed_z'])} fixed samples "
+                         "per snapshot (its noise carries on): leave n_fixed out when resuming.")
+
+
 class Recorder:
     """Builds a run's History while it trains (used by `train.train`).
 
     `add(step, d_loss, d_real, d_fake, g_loss)` after every step (tensors on the device: the sums
     stay there); `record(step)` takes a snapshot of the averages since the last one, calls
-    `callback(history)`, and raises `TrainingDiverged` (carrying the history) if a loss became NaN
-    or infinite in between. A new history gets its step-0 snapshot (the untrained networks) at once.
-    Pass `history` to resume a run: its fixed noise, meta and clock carry on.
+    `callback(history)` (a failing callback raises `CallbackError`, carrying the history), and raises
+    `TrainingDiverged` (carrying the history) if a loss became NaN or infinite in between;
+    `check(step)` looks for that alone, between snapshots. A new history gets its step-0 snapshot
+    (the untrained networks) at once. Pass `history` to resume a run: its fixed noise, meta and clock
+    carry on; a run on other data, with another loss or latent size, is refused.
     """
 
     STATS = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -240,6 +279,9 @@ class Recorder:
             history = History(meta["kind"], meta)
             n_fixed = n_fixed or (64 if meta["kind"] == "images" else 1000)
             history.meta["fixed_z"] = torch.randn(n_fixed, G.latent_dim)  # the same noise at every snapshot
+        else:
+            _check_resume(history, describe_run(G, data, config), n_fixed)
+            history.interrupted = False  # this run carries it on; set again if this one is interrupted too
         self.history, self.loss = history, history.meta["loss"]
         device = next(G.parameters()).device
         self.fixed_z = history.meta["fixed_z"].to(device)
@@ -262,21 +304,40 @@ class Recorder:
             return {}
         return {key: v / self.count for key, v in zip(self.STATS, self.sums.tolist())}
 
-    def record(self, step):
+    def check(self, step):
+        """Raise TrainingDiverged if a loss became NaN or infinite (one host readback)."""
         bad = int(self.first_bad)
-        if bad >= 0:
-            h = self.history
-            raise TrainingDiverged(
-                f"A loss became NaN or infinite at step {bad} (training stopped at step {step}). "
-                f"The history up to step {h.last_step} is kept on the error's .history. "
-                "Try a smaller learning rate, a gradient penalty, or check the data for NaNs.",
-                history=h, step=bad)
+        if bad < 0:
+            return
+        h = self.history
+        message = (f"A loss became NaN or infinite at step {bad} (training stopped at step {step}). "
+                   f"The history up to step {h.last_step} is kept on the error's .history. ")
+        broken = [name for name, model in (("G", self.G), ("D", self.D)) if not finite_weights(model)]
+        if broken:
+            message += (f"{' and '.join(broken)} now hold{'s' if len(broken) == 1 else ''} NaN or infinite weights, "
+                        "so training on, even with a smaller learning rate, diverges again at once. Start over: "
+                        f"rebuild G and D (or load a checkpoint saved before step {bad}) and make new optimizers "
+                        "(theirs hold NaN too), then try a smaller learning rate or a gradient penalty.")
+        else:
+            message += "Try a smaller learning rate, a gradient penalty, or check the data for NaNs."
+        raise TrainingDiverged(message, history=h, step=bad)
+
+    def record(self, step):
+        self.check(step)
         self.history.append(snapshot(self.G, self.D, step, self._stats(), self.fixed_z, self.history.meta,
                                      self.toy, time.perf_counter() - self.t0))
         self.sums.zero_()
         self.count = 0
         if self.callback is not None:
-            self.callback(self.history)
+            try:
+                self.callback(self.history)
+            except Exception as e:
+                name = getattr(self.callback, "__name__", type(self.callback).__name__)
+                raise CallbackError(
+                    f"The callback {name} failed at step {step} with {type(e).__name__}: {e}. Training stopped "
+                    f"there; the history up to step {step} is kept on the error's .history and G and D keep their "
+                    "weights. Fix the callback, then go on with train(G, D, data, steps, history=err.history, "
+                    "opt_G=..., opt_D=...) or start again.", history=self.history, step=step) from e
 
     def interrupted(self, step):
         """Ctrl-C: keep what was recorded, plus a snapshot of the last finished step if cheap and sane."""

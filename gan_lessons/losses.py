@@ -7,6 +7,11 @@ Conventions used everywhere in the course:
   gradient would vanish or blow up. `bce` itself takes probabilities, to match the slides' J(theta).
 - A critic (Wasserstein lessons) returns unbounded *scores*; there is no sigmoid and no 0.5 threshold.
 - Every function returns a quantity to *minimize*, averaged over the batch.
+
+The logit and score losses check only what a tensor says about itself (type, dtype, shape), never
+its values: reading values back would cost a host sync every step. So probabilities passed where
+logits belong are not caught here (a logit may lie in [0, 1] too); `train.train` refuses a D that
+ends in a sigmoid instead.
 """
 import torch
 import torch.nn.functional as F
@@ -19,6 +24,27 @@ def _check_same_shape(a, b, names):
             "they must match element for element (one label per prediction). "
             "Did you forget to .squeeze() or .view(-1) the model's output?"
         )
+
+
+def _check_outputs(who, name, t):
+    """A batch of D's outputs: a float tensor with one number per example ([B] or [B, 1]), not empty."""
+    if not torch.is_tensor(t):
+        raise TypeError(f"{who} expects {name} as a tensor (the output of D), got {type(t).__name__}. "
+                        "Pass D(x) itself, or torch.tensor(values).")
+    if not t.is_floating_point():
+        raise TypeError(f"{who} expects float {name}, got {t.dtype}: a discriminator returns float numbers; "
+                        f"convert with {name}.float().")
+    if t.numel() == 0:
+        raise ValueError(f"{who} got an empty batch of {name} (shape {list(t.shape)}): pass at least one example.")
+    if t.dim() > 1 and t[0].numel() != 1:
+        raise ValueError(f"{who} expects one number per example in {name}, shape [batch_size] (or [batch_size, 1]); "
+                         f"got shape {list(t.shape)}. Does D end in a layer with {t[0].numel()} outputs "
+                         "instead of 1?")
+
+
+def _check_flag(who, name, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"{who}: {name} must be True or False, got {value!r} (a string like 'no' counts as true).")
 
 
 def bce(h, y):
@@ -53,6 +79,8 @@ def discriminator_loss(real_logits, fake_logits):
     Takes logits (see the module docstring for why). At the equilibrium D = 1/2 everywhere it
     equals 2 log 2 = 1.386.
     """
+    _check_outputs("discriminator_loss", "real_logits", real_logits)
+    _check_outputs("discriminator_loss", "fake_logits", fake_logits)
     real_term = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
     fake_term = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
     return real_term + fake_term
@@ -66,6 +94,8 @@ def generator_loss(fake_logits, saturating=False):
     saturating=False (default): maximize E log D(G(z)), i.e. minimize -E log D(G(z)). Same fixed
       point, but steep exactly when G is bad, so learning starts quickly (Goodfellow et al. 2014).
     """
+    _check_outputs("generator_loss", "fake_logits", fake_logits)
+    _check_flag("generator_loss", "saturating", saturating)
     if saturating:
         # log(1 - sigmoid(l)) = -softplus(l)
         return (-F.softplus(fake_logits)).mean()
@@ -80,11 +110,14 @@ def critic_loss(real_scores, fake_scores):
     E f(x) - E f(G(z)); we return the negative so every loss here is minimized.
     With f 1-Lipschitz, -critic_loss estimates the Wasserstein-1 distance.
     """
+    _check_outputs("critic_loss", "real_scores", real_scores)
+    _check_outputs("critic_loss", "fake_scores", fake_scores)
     return fake_scores.mean() - real_scores.mean()
 
 
 def wasserstein_generator_loss(fake_scores):
     """What the generator minimizes in a WGAN: -E f(G(z)) (it wants the critic to score fakes high) (exercise 6.1)."""
+    _check_outputs("wasserstein_generator_loss", "fake_scores", fake_scores)
     return -fake_scores.mean()
 
 
@@ -95,7 +128,10 @@ def gradient_penalty(critic, real, fake, generator=None):
     critic's slope near 1, a soft version of the 1-Lipschitz constraint. Multiply by a weight
     (10 in Gulrajani et al. 2017) and add it to `critic_loss`.
     """
-    _check_same_shape(real, fake, ("real", "fake"))
+    if not (torch.is_tensor(real) and torch.is_tensor(fake)) or real.shape != fake.shape:
+        shapes = [list(t.shape) if torch.is_tensor(t) else type(t).__name__ for t in (real, fake)]
+        raise ValueError(f"gradient_penalty needs real and fake batches of the same shape (it mixes them "
+                         f"example by example), got {shapes[0]} and {shapes[1]}. Draw as many fakes as reals.")
     eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)  # one eps per example, broadcast over features
     eps = torch.rand(eps_shape, device=real.device, dtype=real.dtype, generator=generator)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
@@ -123,7 +159,7 @@ def r1_penalty(real_logits, real):
 @torch.no_grad()
 def clip_weights(critic, c):
     """Clamp every parameter of the critic to [-c, c], the original WGAN's crude Lipschitz bound (exercise 6.3)."""
-    if not (isinstance(c, (int, float)) and c > 0):
+    if not (isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0):
         raise ValueError(f"clip value c must be a positive number (0.01 in Arjovsky et al.), got {c!r}")
     for p in critic.parameters():
         p.clamp_(-c, c)

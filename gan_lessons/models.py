@@ -5,6 +5,7 @@ discriminator (D(x) = sigmoid(logit)), an unbounded *score* for a critic. Every 
 constructor arguments in `.config` so a checkpoint can say which architecture it holds.
 """
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -12,29 +13,52 @@ from torch import nn
 IMAGE_SHAPE = (1, 28, 28)
 
 
-def _as_shape(shape):
-    if isinstance(shape, int):
-        return (shape,)
-    return tuple(int(s) for s in shape)
+def _whole(name, value, minimum=1, model="the model"):
+    """`value` as an int, or a clear error if it is not a whole number >= minimum."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{model}: {name} must be a whole number >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _as_shape(shape, name="out_shape", model="the model"):
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    if not shape:
+        raise ValueError(f"{model}: {name} must be a size or a tuple of sizes, e.g. 2 or (1, 28, 28); got ().")
+    return tuple(_whole(name, s, 1, model) for s in shape)
+
+
+def _check_flag(name, value, model, allow_none=False):
+    if not (isinstance(value, bool) or (allow_none and value is None)):
+        raise TypeError(f"{model}: {name} must be True or False{' or None' if allow_none else ''}, got {value!r}.")
 
 
 class _Checked(nn.Module):
-    """Gives a clear error when an input has the wrong shape, instead of a matmul traceback."""
+    """Gives a clear error when an input has the wrong type, shape, dtype or device, instead of a
+    matmul traceback. Only the tensor's metadata is read: no host sync."""
 
     in_shape = None
     in_name = "x"
 
     def _check_input(self, x):
+        name, what = type(self).__name__, self.in_name
         if not torch.is_tensor(x):
-            raise TypeError(f"{type(self).__name__} expects a tensor {self.in_name}, got {type(x).__name__}")
+            raise TypeError(f"{name} expects a tensor {what}, got {type(x).__name__}")
         if x.dim() < 1 or tuple(x.shape[1:]) != self.in_shape:
             want = "[batch_size, " + ", ".join(map(str, self.in_shape)) + "]"
             hint = ""
-            if self.in_name == "z":
+            if what == "z":
                 hint = f" Sample it with torch.randn(batch_size, {self.in_shape[0]})."
-            raise ValueError(
-                f"{type(self).__name__} expects {self.in_name} of shape {want}, got {list(x.shape)}.{hint}"
-            )
+            elif len(self.in_shape) == 3 and x.dim() >= 1 and x[0].numel() == math.prod(self.in_shape):
+                hint = f" Reshape it with {what}.view(-1, {', '.join(map(str, self.in_shape))})."
+            raise ValueError(f"{name} expects {what} of shape {want}, got {list(x.shape)}.{hint}")
+        weight = next(self.parameters())
+        if x.device != weight.device:
+            raise ValueError(f"{name} is on {weight.device} but {what} is on {x.device}: move {what} with "
+                             f"{what}.to(device), or the model with .to({str(x.device)!r}).")
+        if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+            fix = f"{what}.float() / 127.5 - 1 (pixel values 0..255 -> [-1, 1])" if x.dtype == torch.uint8 \
+                else f"{what}.float()" if weight.dtype == torch.float32 else f"{what}.to({weight.dtype})"
+            raise TypeError(f"{name} has {weight.dtype} weights but {what} is {x.dtype}: pass {fix}.")
 
 
 class MLPGenerator(_Checked):
@@ -47,8 +71,11 @@ class MLPGenerator(_Checked):
 
     def __init__(self, latent_dim=2, out_shape=1, hidden=256, layers=2, tanh=None):
         super().__init__()
-        self.latent_dim = int(latent_dim)
-        self.out_shape = _as_shape(out_shape)
+        me = "MLPGenerator"
+        self.latent_dim = _whole("latent_dim", latent_dim, 1, me)
+        self.out_shape = _as_shape(out_shape, "out_shape", me)
+        hidden, layers = _whole("hidden", hidden, 1, me), _whole("layers", layers, 0, me)
+        _check_flag("tanh", tanh, me, allow_none=True)
         self.in_shape = (self.latent_dim,)
         tanh = len(self.out_shape) > 1 if tanh is None else tanh  # images live in [-1, 1]
         self.config = dict(latent_dim=self.latent_dim, out_shape=list(self.out_shape), hidden=hidden,
@@ -74,7 +101,9 @@ class MLPDiscriminator(_Checked):
 
     def __init__(self, in_shape=1, hidden=256, layers=2):
         super().__init__()
-        self.in_shape = _as_shape(in_shape)
+        me = type(self).__name__
+        self.in_shape = _as_shape(in_shape, "in_shape", me)
+        hidden, layers = _whole("hidden", hidden, 1, me), _whole("layers", layers, 0, me)
         self.config = dict(in_shape=list(self.in_shape), hidden=hidden, layers=layers)
         blocks, width = [], math.prod(self.in_shape)
         for _ in range(layers):
@@ -104,10 +133,12 @@ class DCGANGenerator(_Checked):
     """
 
     in_name = "z"
+    out_shape = IMAGE_SHAPE
 
     def __init__(self, latent_dim=64, width=64):
         super().__init__()
-        self.latent_dim, self.width = int(latent_dim), int(width)
+        me = "DCGANGenerator"
+        self.latent_dim, self.width = _whole("latent_dim", latent_dim, 1, me), _whole("width", width, 1, me)
         self.in_shape = (self.latent_dim,)
         self.config = dict(latent_dim=self.latent_dim, width=self.width)
         w = self.width
@@ -122,6 +153,10 @@ class DCGANGenerator(_Checked):
 
     def forward(self, z):
         self._check_input(z)
+        if self.training and z.shape[0] < 2:
+            raise ValueError("DCGANGenerator uses batch norm, which needs at least 2 examples per batch in "
+                             f"training mode; got a batch of {z.shape[0]}. Pass 2 or more z, or call G.eval() "
+                             "first to generate a single image (batch norm then uses its running averages).")
         h = self.project(z).view(z.shape[0], 2 * self.width, 7, 7)  # [B, latent] -> [B, 2w, 7, 7]
         return self.net(h)  # [B, 1, 28, 28]
 
@@ -136,7 +171,8 @@ class DCGANDiscriminator(_Checked):
     def __init__(self, width=64, batch_norm=True):
         super().__init__()
         self.in_shape = IMAGE_SHAPE
-        self.width = int(width)
+        self.width = _whole("width", width, 1, type(self).__name__)
+        _check_flag("batch_norm", batch_norm, type(self).__name__)
         self.config = dict(width=self.width, batch_norm=batch_norm)
         w = self.width
         self.net = nn.Sequential(
@@ -164,6 +200,23 @@ class DCGANCritic(DCGANDiscriminator):
 def count_parameters(model):
     """Number of trainable parameters (lesson 07)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def uses_batch_norm(model):
+    """Whether `model` has a batch-norm layer (it then needs batches of 2 or more in training mode)."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def all_finite(tensors):
+    """Whether every value of these tensors is finite (one host readback). Their smallest and largest
+    values tell, as a NaN makes both NaN: one fast pass, where torch.isfinite is slow on a CPU."""
+    ends = [v.float() for t in tensors if t.is_floating_point() and t.numel() for v in torch.aminmax(t.detach())]
+    return bool(torch.isfinite(torch.stack(ends)).all()) if ends else True
+
+
+def finite_weights(model):
+    """Whether every parameter and buffer of `model` is finite (one host readback)."""
+    return all_finite([*model.parameters(), *model.buffers()])
 
 
 MODELS = {cls.__name__: cls for cls in (MLPGenerator, MLPDiscriminator, MLPCritic,

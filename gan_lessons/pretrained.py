@@ -11,10 +11,9 @@ hash first, so a damaged or swapped file is caught before PyTorch reads it, and 
 Weights are stored in float16 (half the size) and converted back to float32 on loading.
 """
 
+import difflib
 import json
 from pathlib import Path
-
-import torch
 
 from . import models
 from .data import canonical_name
@@ -22,7 +21,7 @@ from .device import get_device
 from .errors import CheckpointError
 from .featurenet import FeatureNet
 from .history import History
-from .io import atomic_save, file_digest, safe_load
+from .io import atomic_save, file_digest, safe_load, user_path
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 MANIFEST = "manifest.json"
@@ -34,6 +33,11 @@ _FEATURE_NET_NAMES = {"FeatureNet", "Classifier"}
 
 # -- files and the manifest --------------------------------------------------------------------
 
+def _folder(folder):
+    """The folder of saved models: the package's own, or `folder` (``~`` expanded)."""
+    return PRETRAINED_DIR if folder is None else user_path(folder, "saved-models folder")
+
+
 def sha256_of(path):
     """Hex sha256 of a file (the manifest stores one per shipped file)."""
     return file_digest(path, "sha256")
@@ -44,7 +48,7 @@ def read_manifest(folder=None):
 
     "classifiers" holds the feature networks (`FeatureNet`), one per dataset, under their old name.
     """
-    path = Path(folder or PRETRAINED_DIR) / MANIFEST
+    path = _folder(folder) / MANIFEST
     if not path.is_file():
         raise CheckpointError(
             f"No saved-model manifest at {path}. The package's pretrained/ folder is incomplete: "
@@ -56,7 +60,7 @@ def read_manifest(folder=None):
 
 def write_manifest(manifest, folder=None):
     """Write the manifest (used by the training scripts), sorted so diffs stay small."""
-    path = Path(folder or PRETRAINED_DIR) / MANIFEST
+    path = _folder(folder) / MANIFEST
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     with open(tmp, "w") as f:
@@ -92,7 +96,7 @@ def save_weights(model, path, extra=None):
     """Save a model's class, config and float16 weights in the shipped format (used by the scripts)."""
     payload = {"format": FORMAT, "class": type(model).__name__, "config": dict(model.config),
                "state_dict": half_state_dict(model), "extra": dict(extra or {})}
-    return atomic_save(payload, path)
+    return atomic_save(payload, path, what="saved model")
 
 
 def _build_from_file(path, what, device):
@@ -105,7 +109,6 @@ def _build_from_file(path, what, device):
         model = models.build(payload["class"], payload["config"])
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()}
     model.load_state_dict(state)
-    device = torch.device(device) if device is not None else get_device()
     return model.to(device).eval()
 
 
@@ -115,26 +118,32 @@ def list_pretrained(folder=None):
 
 
 def _entry(name, folder):
-    manifest = read_manifest(folder)
-    entries = manifest.get("models", {})
+    entries = read_manifest(folder).get("models", {})
+    available = ", ".join(sorted(entries)) or "(none)"
+    if not isinstance(name, str):
+        raise TypeError(f"The saved model's name must be a str such as 'dcgan-mnist', got {type(name).__name__} "
+                        f"{name!r}. Available: {available}.")
     if name not in entries:
-        raise KeyError(f"No saved model named {name!r}. Available: {', '.join(sorted(entries)) or '(none)'}. "
+        close = difflib.get_close_matches(name.strip().lower().replace("_", "-"), list(entries), n=3, cutoff=0.6)
+        hint = f"Did you mean {' or '.join(map(repr, close))}? " if close else ""
+        raise KeyError(f"No saved model named {name!r}. {hint}Available: {available}. "
                        "See gan_lessons.pretrained.list_pretrained().")
     return entries[name]
 
 
 def pretrained_info(name, folder=None):
     """The manifest entry of one saved generator: files, training config, wall time, metrics (lesson 07)."""
-    return dict(_entry(name, folder or PRETRAINED_DIR))
+    return dict(_entry(name, _folder(folder)))
 
 
 def load_pretrained(name, device=None, folder=None):
     """Load a shipped generator in eval mode on `device` (default: gl.get_device()) (lesson 07).
 
     The file's sha256 is checked against the manifest first; an unknown name raises KeyError
-    listing the available names. Works on any device, CPU included.
+    listing the available names (and the close ones). Works on any device, CPU included.
     """
-    folder = folder or PRETRAINED_DIR
+    device = get_device(device)  # a clear error for e.g. "gpu", before any file is read
+    folder = _folder(folder)
     entry = _entry(name, folder)
     path = _verified_path(entry["file"], entry["sha256"], folder, f"saved model {name!r}")
     return _build_from_file(path, f"saved model {name!r}", device)
@@ -142,7 +151,7 @@ def load_pretrained(name, device=None, folder=None):
 
 def load_pretrained_history(name, folder=None):
     """The History recorded while the saved generator `name` trained (for gl.widgets.scrub) (lesson 07)."""
-    folder = folder or PRETRAINED_DIR
+    folder = _folder(folder)
     entry = _entry(name, folder)
     path = _verified_path(entry["history"], entry["history_sha256"], folder, f"history of {name!r}")
     return History.load(path)
@@ -150,7 +159,8 @@ def load_pretrained_history(name, folder=None):
 
 def load_feature_net(dataset="mnist", device=None, folder=None):
     """The shipped `FeatureNet` for 'mnist' or 'fashion-mnist', in eval mode (used by gan_lessons.metrics)."""
-    folder = folder or PRETRAINED_DIR
+    device = get_device(device)
+    folder = _folder(folder)
     dataset = canonical_name(dataset)
     entries = read_manifest(folder).get("classifiers", {})
     if dataset not in entries:

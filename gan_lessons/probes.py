@@ -4,8 +4,9 @@ Lessons 03 and 04 take the GAN step apart. These helpers answer the questions th
 did this step change D, G, or both (`copy_params` before, `changed_params` after)? did a network
 receive gradients (`has_grad`, `grad_norm`)? how strongly does D's verdict push G under each
 generator loss (`generator_grad_norm`, `generator_loss_curves`)? how well does D separate real
-from fake (`d_probs`)? Their pictures are in `gan_lessons.plots` (`plot_score_histograms`,
-`plot_generator_loss_curves`, `plot_series`).
+from fake (`d_probs`)? how much work does a step do, and in which network (`count_flops`)? Their
+pictures are in `gan_lessons.plots` (`plot_score_histograms`, `plot_generator_loss_curves`,
+`plot_series`).
 """
 import math
 
@@ -60,6 +61,29 @@ def grad_norm(model):
     _check_module(model, "grad_norm")
     total = sum(float(p.grad.detach().pow(2).sum()) for p in model.parameters() if p.grad is not None)
     return math.sqrt(total)
+
+
+def count_flops(fn):
+    """Run fn() and count the floating-point operations of its matrix products, by network (lesson 03).
+
+    Returns {"total": n, "<class name>": n, ...}: the total, and for each outermost module that
+    fn() called (e.g. "MLPGenerator", "MLPDiscriminator") the part done inside it, forward and
+    backward passes together (a backward pass is credited to the module whose forward it
+    differentiates; run that forward inside fn too). Modules of the same class share one entry.
+    The count follows from the tensors' shapes alone (PyTorch's FlopCounterMode: 2 m n k for an
+    [m, k] @ [k, n] product), so unlike a stopwatch it is the same on every machine and every run.
+    Elementwise work (activations, the loss) is not counted: here it is small next to the products.
+    """
+    from torch.utils.flop_counter import FlopCounterMode  # imported here: it loads a lot of PyTorch
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    by_module = counter.get_flop_counts()
+    counts = {"total": int(sum(by_module.get("Global", {}).values()))}
+    for name, per_op in by_module.items():
+        if name != "Global" and "." not in name:  # outermost modules only: "MLPGenerator", not its layers
+            counts[name] = int(sum(per_op.values()))
+    return counts
 
 
 @torch.no_grad()

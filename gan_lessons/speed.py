@@ -195,10 +195,14 @@ def set_channels_last(G, D, ema=None, channels_last=None):
     single 64->1 transposed convolution 4x), no on GPUs (keep what cuDNN picks). Only the memory
     layout changes: shapes, values and results do not.
     """
+    asked = channels_last is True
     if channels_last is None:
         channels_last = next(G.parameters()).device.type == "cpu"
     if not channels_last:
         return False
+    if asked and not (has_convolutions(G) or has_convolutions(D)):
+        warnings.warn("channels_last=True changes only how convolutions store images, and G and D have no "
+                      "convolution: it does nothing here.", stacklevel=3)
     done = False
     for model in (G, D, None if ema is None else ema.model):
         if model is not None and has_convolutions(model):
@@ -299,13 +303,17 @@ class FastStep:
     """A `step` for `train.train` that applies `Options`; made by `fast_step`."""
 
     def __init__(self, G, D, options, penalty):
-        self.options, self.penalty = options, penalty
+        self.G, self.D, self.options, self.penalty = G, D, options, penalty
         self.G_run, self.D_run = prepare_models(G, D, options.precision, options.compile)
         self.algorithm = gan_step_reuse_fake if options.reuse_fake else gan_step
         self.graphed = None
         self.config = dict(options.config, **penalty)
 
     def __call__(self, G, D, opt_G, opt_D, sample_real, batch_size, k, loss, saturating):
+        if G is not self.G or D is not self.D:
+            raise ValueError("This fast step was built for other models than the G and D being trained (it would "
+                             "train those): make one per run, step=gl.speed.fast_step(G, D, options), with the same "
+                             "G and D you pass to train.")
         if self.options.compile is not None and loss == "wgan-gp":
             raise ValueError("compile cannot be used with loss='wgan-gp': the gradient penalty differentiates "
                              "twice (double backward), which compiled networks do not support. Use "

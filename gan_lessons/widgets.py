@@ -20,12 +20,14 @@ embedded, no network access) that gives an exported HTML page a working offline 
 Tag cells that show a scrubber ``nbval-ignore-output``.
 """
 import io
+import numbers
 import os
 import re
 import time
 
 import numpy as np
 
+from .history import History
 from .plots import frames
 
 DEFAULT_DPI = 80  # frames on screen; the HTML animation uses 60 to keep notebooks small
@@ -36,8 +38,20 @@ def headless():
     return os.environ.get("GAN_LESSONS_HEADLESS", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _check_options(who, max_frames=None, dpi=DEFAULT_DPI, interval=200, **counts):
+    """Clear errors for a frame count, dpi or interval that cannot work (0, negative, not a number)."""
+    for name, value in dict(counts, max_frames=max_frames).items():
+        if value is not None and (not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1):
+            raise ValueError(f"{who}: {name} must be a whole number >= 1 (or None for every snapshot), got {value!r}.")
+    for name, value in (("dpi", dpi), ("interval", interval)):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value > 0:
+            raise ValueError(f"{who}: {name} must be a positive number, got {value!r} "
+                             f"(defaults: dpi={DEFAULT_DPI}, interval=200 ms).")
+
+
 def frame_indices(n, max_frames=None):
     """Indices of at most `max_frames` snapshots out of n, evenly spread, first and last included."""
+    _check_options("frame_indices", max_frames)
     if n <= 0:
         return []
     if max_frames is None or n <= max_frames:
@@ -274,12 +288,43 @@ def static_outputs(history, max_frames=30, dpi=DEFAULT_DPI, anim_dpi=60, interva
     return render_frame(history, len(history) - 1, dpi), animation_html(history, max_frames, anim_dpi, interval)
 
 
-def _display_static(history, max_frames=30, dpi=DEFAULT_DPI, interval=250):
-    from IPython.display import HTML, Image, display
+# How a headless scrubber is stored in a notebook, so that each place that shows it shows one thing:
+# - the last frame as a PNG with a caption, marked "still": what GitHub, and JupyterLab before the
+#   cell is run, show (JupyterLab does not run a committed notebook's JavaScript until it is trusted);
+# - the JavaScript player under its own MIME type, marked "player": JupyterLab and GitHub know no
+#   renderer for it and show its empty text/plain; the course's HTML site (`gan-lessons site`)
+#   drops the still picture and shows the player in its place (`course.notebooks.site_outputs`).
+PLAYER_MIME = "application/vnd.gan-lessons.player+html"
+OUTPUT_ROLE = "gan_lessons"  # output metadata key: "still" or "player"
+
+
+def still_caption(history):
+    """The caption under the still picture of a headless scrubber: what it is and how to scrub."""
+    return (f"*The run's last snapshot (step {history.last_step}; {len(history)} snapshots recorded). "
+            "A still picture: run this cell to scrub through the whole run with a slider and a Play button "
+            "(in JupyterLab or Colab); in the course's HTML pages the frames play here.*")
+
+
+def _display_static(history, max_frames=30, dpi=DEFAULT_DPI, interval=250, caption=True):
+    import base64
+
+    from IPython.display import display
 
     png, html = static_outputs(history, max_frames, dpi, interval=interval)
-    display(Image(data=png, format="png"))
-    display(HTML(html))
+    still = {OUTPUT_ROLE: "still"}
+    display({"image/png": base64.b64encode(png).decode("ascii"),
+             "text/plain": f"<last frame of the run: step {history.last_step}>"}, raw=True, metadata=still)
+    if caption:
+        text = still_caption(history)
+        display({"text/markdown": text, "text/plain": text.strip("*")}, raw=True, metadata=still)
+    display({PLAYER_MIME: html, "text/plain": ""}, raw=True, metadata={OUTPUT_ROLE: "player"})
+
+
+def _display_player(history, max_frames=30, interval=250):
+    from IPython.display import display
+
+    display({PLAYER_MIME: animation_html(history, max_frames, interval=interval), "text/plain": ""}, raw=True,
+            metadata={OUTPUT_ROLE: "player"})
 
 
 def scrub(history, max_frames=None, dpi=DEFAULT_DPI, interval=200, headless_frames=30):
@@ -290,10 +335,12 @@ def scrub(history, max_frames=None, dpi=DEFAULT_DPI, interval=200, headless_fram
     dpi: resolution of the frames (80: readable, small and quick to draw).
     interval: milliseconds between frames when playing.
     Returns a `Scrubber` (shown when it is the last expression of the cell). When
-    GAN_LESSONS_HEADLESS=1, shows the last frame and an offline HTML animation of at most
-    `headless_frames` snapshots instead, and returns None.
+    GAN_LESSONS_HEADLESS=1 (executing notebooks for the repository and the site), shows the last
+    frame as a still picture with a caption saying how to scrub, plus an offline HTML player of at
+    most `headless_frames` snapshots for the course's HTML pages (see PLAYER_MIME), and returns None.
     """
     frames._check_history(history, "scrub")
+    _check_options("scrub", max_frames, dpi, interval, headless_frames=headless_frames)
     if headless():
         _display_static(history, headless_frames, dpi, interval)
         return None
@@ -311,6 +358,10 @@ class LiveScrubber:
     (training never waits more than ~1/3 of its time for pictures). When GAN_LESSONS_HEADLESS=1 it
     shows one picture that is updated in place instead of a widget; call `finish()` after
     training (optional) to add the offline animation there as well.
+
+    Reused for another run (`update` gets a different History, e.g. the training cell was run
+    again), it switches to the new run, says so once, and shows it as a new picture; the
+    earlier run's picture stays as it was (scrub its history to look at it again).
     """
 
     def __init__(self, dpi=DEFAULT_DPI, interval=200, min_interval=None):
@@ -333,8 +384,21 @@ class LiveScrubber:
         wait = self.min_interval if self.min_interval is not None else 2 * self._draw_s
         return self.drawn == 0 or final or time.perf_counter() - self._last_draw >= wait
 
+    def _switch(self, history):
+        """A new run: forget the old one's widget and counters, so the new run gets its own picture."""
+        print(f"LiveScrubber: a new run ({history!r}); showing it from now on. The earlier run's picture "
+              "stays as it was.")
+        self.scrubber, self._handle, self._shown = None, None, False
+        self.updates = self.drawn = 0
+        self._last_draw = -float("inf")
+
     def update(self, history):
         """Give it to `train(..., callback=live.update)`; called with the history after each snapshot."""
+        if not isinstance(history, History):
+            raise TypeError("LiveScrubber.update is called by train with the run's History (pass "
+                            f"callback=live.update to train); got {type(history).__name__}.")
+        if self.history is not None and history is not self.history:
+            self._switch(history)
         self.history = history
         self.updates += 1
         due = self._due(history)
@@ -345,9 +409,10 @@ class LiveScrubber:
 
                 png = render_frame(history, len(history) - 1, self.dpi)
                 if self._handle is None:
-                    self._handle = display(Image(data=png, format="png"), display_id=True)
-                else:
-                    self._handle.update(Image(data=png, format="png"))
+                    self._handle = display(Image(data=png, format="png"), display_id=True,
+                                           metadata={OUTPUT_ROLE: "still"})
+                else:  # an update replaces the output's metadata too: keep the mark
+                    self._handle.update(Image(data=png, format="png"), metadata={OUTPUT_ROLE: "still"})
         elif self.scrubber is None:
             self.scrubber = Scrubber(history, dpi=self.dpi, interval=self.interval, precompute=False)
             if not self._shown:
@@ -370,14 +435,17 @@ class LiveScrubber:
             raise ValueError("LiveScrubber.finish(): no snapshots yet. Pass live.update as train's "
                              "callback first: train(..., callback=live.update).")
         if headless():
-            from IPython.display import HTML, Image, display
+            from IPython.display import Image, display
 
-            png = render_frame(self.history, len(self.history) - 1, self.dpi)
             if self._handle is None:
-                display(Image(data=png, format="png"))
-            else:
-                self._handle.update(Image(data=png, format="png"))
-            display(HTML(animation_html(self.history, interval=self.interval)))
+                _display_static(self.history, dpi=self.dpi, interval=self.interval)
+            else:  # the picture that followed training becomes the last frame; the player goes below it
+                self._handle.update(Image(data=render_frame(self.history, len(self.history) - 1, self.dpi),
+                                          format="png"), metadata={OUTPUT_ROLE: "still"})
+                text = still_caption(self.history)
+                display({"text/markdown": text, "text/plain": text.strip("*")}, raw=True,
+                        metadata={OUTPUT_ROLE: "still"})
+                _display_player(self.history, interval=self.interval)
         elif self.scrubber is not None:
             self.scrubber.refresh(follow=True)
         return self

@@ -181,14 +181,19 @@ def _check_scrubber_in_jupyterlab(page, url, token, shots):
 
 
 def _export_html(tmp_path):
-    """Execute the demo headless and export it to HTML with nbconvert; returns the HTML path."""
+    """Execute the demo headless, then build the course's HTML site of it; returns the page's path."""
+    from gan_lessons.course import notebooks as nbs
+
     env = dict(os.environ, GAN_LESSONS_HEADLESS="1", OMP_NUM_THREADS="1",
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
-    nb = tmp_path / DEMO.name
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    nb = lessons / "00_scrub_demo.ipynb"  # the site builder takes lesson-named notebooks
     shutil.copy(DEMO, nb)
-    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--execute", str(nb),
-                    "--output-dir", str(tmp_path)], env=env, check=True, capture_output=True, timeout=180)
-    return tmp_path / "scrub_demo.html"
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
+                    str(nb)], env=env, check=True, capture_output=True, timeout=180)
+    nbs.build_site(tmp_path / "site", folder=lessons)
+    return tmp_path / "site" / "00_scrub_demo.html"
 
 
 def test_exported_html_scrubs_offline(browser, tmp_path, shots):
@@ -220,8 +225,10 @@ def test_exported_html_scrubs_offline(browser, tmp_path, shots):
     page.screenshot(path=str(shots / "html_page.png"), full_page=True)
     assert mid_png != first_png
 
-    # The static last frame is there too (what viewers without JavaScript show).
-    assert page.locator("img[src^='data:image/png']").count() >= 4  # 2 pictures + 2 animations
+    # One player per scrubber and nothing else: the still picture and its caption, which GitHub and an
+    # untrusted JupyterLab notebook show, are left out of the site.
+    assert page.locator(".animation").count() == 2  # the demo's scrubber and the live one
+    assert "A still picture" not in page.inner_text("body")
     # Our outputs never reach for the network; whatever was blocked is nbconvert's own page template.
     assert not [u for u in blocked if "font-awesome" in u]
     context.close()

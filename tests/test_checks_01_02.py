@@ -67,8 +67,13 @@ def test_posterior_passes_right_answers(right, capsys):
     assert "Exercise 1.2 (Bayes' rule posterior): passed" in capsys.readouterr().out
 
 
+def posterior_overflows(log_lik, log_priors):  # right where exp is safe, naive above 0 (exp(200) = inf)
+    return posterior_naive(log_lik, log_priors) if log_lik.max() > 0 else posterior_right(log_lik, log_priors)
+
+
 @pytest.mark.parametrize("wrong,message", [
-    (posterior_naive, "NaN or inf"),
+    (posterior_naive, "far below 0 .*underflows to exactly 0 .*0 / 0 = NaN"),
+    (posterior_overflows, "far above 0 .*overflows to inf .*inf / inf = NaN"),
     (lambda ll, lp: (ll + lp).exp(), "rows sum to"),
     (lambda ll, lp: torch.softmax(ll, dim=1), "left out the prior"),
     (lambda ll, lp: torch.softmax(ll - lp, dim=1), "subtracted the log-prior"),
@@ -97,16 +102,36 @@ def sample_right(mean, var, n):
     return mean + var.sqrt() * torch.randn(n, mean.shape[0])
 
 
-def test_sample_passes_right_answer(capsys):
-    checks.check_sample_gaussian(sample_right)
+@pytest.mark.parametrize("right", [
+    sample_right,
+    lambda m, v, n: torch.normal(m.expand(n, -1), v.sqrt().expand(n, -1)),
+    lambda m, v, n: torch.distributions.Normal(m, v.sqrt()).sample((n,)),
+], ids=["mean + std * z", "torch.normal", "torch.distributions"])
+def test_sample_passes_right_answers(right, capsys):
+    checks.check_sample_gaussian(right)
     assert "Exercise 1.3 (sampling a Gaussian): passed" in capsys.readouterr().out
 
 
+def uniform_like_normal(m, v, n):  # right mean and variance, wrong shape of distribution
+    return m + v.sqrt() * (torch.rand(n, m.shape[0]) - 0.5) * math.sqrt(12)
+
+
+def partly_shared_noise(m, v, n):  # each feature has variance 1 noise, but 36 % of it is shared
+    return m + v.sqrt() * (0.6 * torch.randn(n, 1) + 0.8 * torch.randn(n, m.shape[0]))
+
+
 @pytest.mark.parametrize("wrong,message", [
-    (lambda m, v, n: m.expand(n, -1).clone(), "identical"),
+    (lambda m, v, n: m.expand(n, -1).clone(), "equal the mean"),
+    (lambda m, v, n: (m + v.sqrt() * torch.randn(m.shape[0])).expand(n, -1), "one noise vector .* every sample"),
     (lambda m, v, n: m + v * torch.randn(n, m.shape[0]), "scaled z by var"),
     (lambda m, v, n: m + torch.randn(n, m.shape[0]), "variance 1"),
     (lambda m, v, n: v.sqrt() * torch.randn(n, m.shape[0]), "Shift the noise by the mean"),
+    # one noise value per sample, shared by all features: each feature's mean and variance are right
+    (lambda m, v, n: m + v.sqrt() * torch.randn(n, 1), "correlation 1.00.*shared it across the features"),
+    (partly_shared_noise, "features 0 and 1 have correlation 0.3.*its own noise"),
+    (lambda m, v, n: m + v.sqrt() * torch.rand(n, m.shape[0]), "falls below the mean.*torch.rand"),
+    (lambda m, v, n: m + v.sqrt() * (torch.rand(n, m.shape[0]) - 0.5), "var / 12.*torch.rand"),
+    (uniform_like_normal, "not a normal shape"),
 ])
 def test_sample_fails_wrong_answers(wrong, message, capsys):
     with pytest.raises(ExerciseError, match=message):
@@ -181,8 +206,25 @@ def test_bce_with_logits_passes_right_answers(right, capsys):
     assert "Exercise 2.2 (BCE from logits): passed" in capsys.readouterr().out
 
 
+def bce_logits_exp_overflows(logits, y):  # softplus written as log(1 + exp(u)): exp(500) = inf
+    return (y * torch.log(1 + torch.exp(-logits)) + (1 - y) * torch.log(1 + torch.exp(logits))).mean()
+
+
+def bce_logits_log_sigmoid(logits, y):  # log(1 - h) as log sigmoid(-l): fine at 40, sigmoid(-500) = 0
+    return -(y * torch.log(torch.sigmoid(logits)) + (1 - y) * torch.log(torch.sigmoid(-logits))).mean()
+
+
+def bce_logits_where(logits, y):  # picks one term per example, so no 0 * inf; -log(1 - 1.0) = inf remains
+    h = torch.sigmoid(logits)
+    return torch.where(y == 1, -torch.log(h), -torch.log(1 - h)).mean()
+
+
 @pytest.mark.parametrize("wrong,message", [
-    (bce_logits_naive, "inf or NaN"),
+    # sigmoid(40) = 1.0: on a real example (y = 1), (1 - y) log(1 - h) = 0 * -inf = NaN
+    (bce_logits_naive, "NaN for CONFIDENT RIGHT answers.*0 \\* -inf = NaN"),
+    (bce_logits_where, "inf for confident wrong answers.*-log\\(0\\) = inf"),
+    (bce_logits_exp_overflows, "logits of \\+-500, though \\+-40 worked: exp\\(500\\) overflows"),
+    (bce_logits_log_sigmoid, "logits of \\+-500, though \\+-40 worked: exp\\(500\\) overflows"),
     (bce_logits_clamped, "clamp"),
     (lambda logits, y: -bce_logits_right(logits, y), "Wrong sign"),
     (lambda logits, y: bce_logits_right(logits, 1 - y), "labels are swapped"),

@@ -33,10 +33,28 @@ def test_discriminator_loss_check_passes_right_answers(right, capsys):
     assert "Exercise 3.1 (discriminator loss): passed" in capsys.readouterr().out
 
 
+def d_loss_naive_real_term(real_logits, fake_logits):  # log(sigmoid(l)) for real: -inf at l = -120
+    return -(torch.log(torch.sigmoid(real_logits)).mean() + F.logsigmoid(-fake_logits).mean())
+
+
+def d_loss_naive_fake_term(real_logits, fake_logits):  # log(1 - sigmoid(l)) for fakes: -inf at l = +120
+    return -(F.logsigmoid(real_logits).mean() + torch.log(1 - torch.sigmoid(fake_logits)).mean())
+
+
+def d_loss_clamped(real_logits, fake_logits):  # probabilities, then PyTorch's BCE, which clamps the log at -100
+    bce = F.binary_cross_entropy
+    d_real, d_fake = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
+    return bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
+
+
 @pytest.mark.parametrize("wrong,message", [
     (lambda r, f: -d_loss_right(r, f), "wrong sign"),
     (lambda r, f: d_loss_right(r, f) / 2, "half"),
-    (d_loss_naive, "logsigmoid"),
+    (d_loss_naive, r"REAL term: .*sigmoid\(-120\) underflows.*FAKE term: .*sigmoid\(120\) rounds.*logsigmoid"),
+    (d_loss_naive_real_term, r"breaks in the REAL term: [^;]*\. Work from the logit"),  # only the real term named
+    (d_loss_naive_fake_term, r"breaks in the FAKE term"),
+    (d_loss_clamped, "finite but wrong only for extreme logits.*clamp"),
+    (lambda r, f: -(F.logsigmoid(r).sum() + F.logsigmoid(-f).sum()), "summed over the batch"),
     (lambda r, f: -(F.logsigmoid(f).mean() + F.logsigmoid(-r).mean()), "real examples have label 1"),  # swapped
 ])
 def test_discriminator_loss_check_fails_wrong_answers(wrong, message, capsys):
@@ -109,14 +127,35 @@ def d_step_swapped(G, D, opt_D, real, z):
     return loss
 
 
-@pytest.mark.parametrize("right", [d_step_right, d_step_returns_logits], ids=["loss", "loss and logits"])
+def d_step_no_grad_fakes(G, D, opt_D, real, z):  # fakes made under no_grad: no graph into G either
+    with torch.no_grad():
+        fake = G(z)
+    loss = d_loss_right(D(real), D(fake))
+    opt_D.zero_grad()
+    loss.backward()
+    opt_D.step()
+    return loss
+
+
+def d_step_no_detach_then_cleared(G, D, opt_D, real, z):  # G's .grad emptied afterwards: the work was still done
+    loss = losses.discriminator_loss(D(real), D(G(z)))
+    opt_D.zero_grad()
+    loss.backward()
+    G.zero_grad(set_to_none=True)
+    opt_D.step()
+    return loss
+
+
+@pytest.mark.parametrize("right", [d_step_right, d_step_returns_logits, d_step_no_grad_fakes],
+                         ids=["loss", "loss and logits", "fakes under no_grad"])
 def test_d_step_check_passes_right_answers(right, capsys):
     checks.check_d_step(right)
     assert "Exercise 3.2 (d_step): passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong,message", [
-    (d_step_no_detach, "detach"),
+    (d_step_no_detach, "received gradients.*detach"),
+    (d_step_no_detach_then_cleared, "backward pass went on into G.*detach"),
     (d_step_no_zero_grad, "zero_grad"),
     (d_step_no_step, "opt_D.step"),
     (d_step_swapped, "real first"),
@@ -163,10 +202,15 @@ def test_generator_loss_checks_pass_right_answers(check, right, printed, capsys)
     ("check_saturating_loss", nonsat_right, "other generator loss"),
     ("check_non_saturating_loss", sat_right, "other generator loss"),
     ("check_non_saturating_loss", lambda logits: F.logsigmoid(logits).mean(), "wrong sign"),
-    ("check_saturating_loss", lambda logits: torch.log(1 - torch.sigmoid(logits)).mean(), "logsigmoid"),
-    ("check_non_saturating_loss", lambda logits: -torch.log(torch.sigmoid(logits)).mean(), "logsigmoid"),
-    # summed over the batch: the check has no "you summed" hint (as check_bce has); it restates the mean
-    ("check_saturating_loss", lambda logits: F.logsigmoid(-logits).sum(), r"saturating loss is mean\(log\(1 - D"),
+    # written with probabilities: each breaks at its own end, and the message names that end
+    ("check_saturating_loss", lambda logits: torch.log(1 - torch.sigmoid(logits)).mean(),
+     r"logit \+120 .*sigmoid\(120\) rounds to exactly 1\.0.*F\.logsigmoid\(-l\)"),
+    ("check_non_saturating_loss", lambda logits: -torch.log(torch.sigmoid(logits)).mean(),
+     r"logit -120 .*sigmoid\(-120\) is exactly 0.*-F\.logsigmoid\(l\)"),
+    ("check_non_saturating_loss", lambda logits: -torch.log(torch.sigmoid(logits).clamp(min=1e-30)).mean(),
+     "finite but wrong only for extreme logits.*clamp"),
+    ("check_saturating_loss", lambda logits: F.logsigmoid(-logits).sum(), "summed over the batch"),
+    ("check_non_saturating_loss", lambda logits: F.softplus(-logits).sum(), "summed over the batch"),
 ])
 def test_generator_loss_checks_fail_wrong_answers(check, wrong, message, capsys):
     with pytest.raises(ExerciseError, match=message):
@@ -214,6 +258,15 @@ def g_step_left_frozen(G, D, opt_G, z, saturating=False):
     return loss
 
 
+def g_step_not_frozen_then_cleared(G, D, opt_G, z, saturating=False):  # D's .grad emptied, the work still done
+    loss = losses.generator_loss(D(G(z)), saturating=saturating)
+    opt_G.zero_grad()
+    loss.backward()
+    D.zero_grad(set_to_none=True)
+    opt_G.step()
+    return loss
+
+
 def g_step_ignores_saturating(G, D, opt_G, z, saturating=False):
     return g_step_with_frozen(G, D, opt_G, z)
 
@@ -251,7 +304,8 @@ def test_g_step_check_passes_right_answers(right, capsys):
 
 
 @pytest.mark.parametrize("wrong,message", [
-    (g_step_not_frozen, "frozen"),
+    (g_step_not_frozen, "received gradients.*frozen"),
+    (g_step_not_frozen_then_cleared, "computed during the generator step.*frozen"),
     (g_step_left_frozen, "requires_grad=False"),
     (g_step_ignores_saturating, "saturating"),
     (g_step_detached, "NOT be detached"),

@@ -35,8 +35,14 @@ def test_value_check_passes_right_answers(right, capsys):
     (lambda r, f: -value_right(r, f), "Wrong sign"),
     (lambda r, f: value_right(f, r), "swapped"),
     (lambda r, f: torch.log(torch.sigmoid(r)).mean() + torch.log(1 - torch.sigmoid(f)).mean(), "logsigmoid"),
-    # log D(G(z)) in place of log(1 - D(G(z))): the check restates V
-    (lambda r, f: F.logsigmoid(r).mean() + F.logsigmoid(f).mean(), r"expected V.*mean log\(1 - D\(G\(z\)\)\)"),
+    # log D(G(z)) in place of log(1 - D(G(z))): the generator's non-saturating loss, named as such
+    (lambda r, f: F.logsigmoid(r).mean() + F.logsigmoid(f).mean(),
+     r"expected V.*log D\(G\(z\)\).*non-saturating loss of lesson 04"),
+    # one mean over both batches together (half of V when the batches have equal sizes)
+    (lambda r, f: torch.cat([F.logsigmoid(r), F.logsigmoid(-f)]).mean(), "averaged over both batches together"),
+    (lambda r, f: F.logsigmoid(r).sum() + F.logsigmoid(-f).sum(), r"summed over each batch.*\.mean\(\)"),
+    # a formula the check cannot name: it restates V
+    (lambda r, f: F.logsigmoid(r).mean() - F.logsigmoid(f).mean(), r"expected V.*mean log\(1 - D\(G\(z\)\)\)"),
 ])
 def test_value_check_fails_wrong_answers(wrong, message, capsys):
     with pytest.raises(ExerciseError, match=message):
@@ -138,7 +144,33 @@ def step_fixed_batch_size(G, D, opt_G, opt_D, sample_real, batch_size, k):
     _g(G, D, opt_G, batch_size)
 
 
-@pytest.mark.parametrize("right", [step_right, train.gan_step], ids=["written out", "the package's gan_step"])
+def step_one_z_for_all_d_steps(G, D, opt_G, opt_D, sample_real, batch_size, k):  # z drawn before the loop
+    z = train.sample_z(batch_size, G.latent_dim)
+    for _ in range(k):
+        train.d_step(G, D, opt_D, sample_real(batch_size), z)
+    _g(G, D, opt_G, batch_size)
+
+
+def step_g_reuses_last_z(G, D, opt_G, opt_D, sample_real, batch_size, k):  # G's step on the last D step's z
+    for _ in range(k):
+        z = train.sample_z(batch_size, G.latent_dim)
+        train.d_step(G, D, opt_D, sample_real(batch_size), z)
+    train.g_step(G, D, opt_G, z)
+
+
+def step_real_and_fake_in_one_batch(G, D, opt_G, opt_D, sample_real, batch_size, k):  # a right answer, D called once
+    for _ in range(k):
+        real, fake = sample_real(batch_size), G(train.sample_z(batch_size, G.latent_dim)).detach()
+        logits = D(torch.cat([real, fake]))
+        loss = losses.discriminator_loss(logits[:batch_size], logits[batch_size:])
+        opt_D.zero_grad()
+        loss.backward()
+        opt_D.step()
+    _g(G, D, opt_G, batch_size)
+
+
+@pytest.mark.parametrize("right", [step_right, train.gan_step, step_real_and_fake_in_one_batch],
+                         ids=["written out", "the package's gan_step", "real and fake in one batch"])
 def test_gan_step_check_passes_right_answers(right, capsys):
     checks.check_gan_step(right)
     assert "Exercise 5.3 (gan_step): passed" in capsys.readouterr().out
@@ -149,6 +181,8 @@ def test_gan_step_check_passes_right_answers(right, capsys):
     (step_ignores_k, "k=3"),
     (step_one_real_batch, "fresh real batch"),
     (step_fixed_batch_size, "pass batch_size"),
+    (step_one_z_for_all_d_steps, "k=3 your discriminator steps all saw the same fakes.*Draw fresh z inside the loop"),
+    (step_g_reuses_last_z, "reused that step's noise z"),
 ])
 def test_gan_step_check_fails_wrong_answers(wrong, message, capsys):
     with pytest.raises(ExerciseError, match=message):
@@ -185,6 +219,7 @@ def test_wasserstein_check_passes_right_answers(critic_fn, capsys):
     (lambda r, f: f.mean() - r.mean(), lambda f: f.mean(), "score its fakes \\*high\\*"),
     (lambda r, f: torch.sigmoid(f).mean() - torch.sigmoid(r).mean(), lambda f: -f.mean(), "no sigmoid"),
     (lambda r, f: f - r, lambda f: -f.mean(), "one number"),
+    (lambda r, f: f.sum() - r.sum(), lambda f: -f.mean(), "do not sum"),
     (lambda r, f: F.binary_cross_entropy_with_logits(r, torch.ones_like(r))
      + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f)), lambda f: -f.mean(), "no sigmoid, no log, no BCE"),
 ])
@@ -233,6 +268,12 @@ def gp_backward(critic, real, fake, eps):
     return penalty
 
 
+def gp_untracked_x_hat(critic, real, fake, eps):  # no requires_grad_: autograd cannot differentiate w.r.t. x_hat
+    x_hat = eps * real + (1 - eps) * fake
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
 def test_gradient_penalty_check_passes_right_answer(capsys):
     checks.check_gradient_penalty(gp_right)
     assert "Exercise 6.2 (gradient penalty): passed" in capsys.readouterr().out
@@ -243,7 +284,8 @@ def test_gradient_penalty_check_passes_right_answer(capsys):
     (gp_squared_norm, "not the squared norm"),
     (gp_whole_batch_norm, "one norm per example"),
     (gp_backward, "called .backward"),
-    (lambda c, r, f, e: gp_right(c, r, f, 1 - e), "expected penalty"),  # x_hat mixed the other way round
+    (lambda c, r, f, e: gp_right(c, r, f, 1 - e), "eps goes with the real batch"),  # x_hat mixed the other way round
+    (gp_untracked_x_hat, "requires_grad_\\(True\\)"),
 ])
 def test_gradient_penalty_check_fails_wrong_answers(wrong, message, capsys):
     with pytest.raises(ExerciseError, match=message):

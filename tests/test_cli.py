@@ -145,7 +145,10 @@ def test_student_command(tiny_notebooks, tmp_path, capsys):
     (out).mkdir()
     (out / "99_stale.ipynb").write_text("{}")
     assert run_cli("--notebooks", tiny_notebooks, "student", "--out", out) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["01_alpha.ipynb", "02_beta.ipynb", "03_broken.ipynb"]
+    # a file it did not make is left alone (never deleted), and named so it can be removed by hand
+    assert sorted(p.name for p in out.iterdir()) == ["01_alpha.ipynb", "02_beta.ipynb", "03_broken.ipynb",
+                                                     "99_stale.ipynb"]
+    assert "Left as they were: 99_stale.ipynb" in capsys.readouterr().out
     alpha = nbs.read(out / "01_alpha.ipynb")
     text = (out / "01_alpha.ipynb").read_text()
     assert "SECRET-ANSWER" not in text

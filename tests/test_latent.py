@@ -76,3 +76,26 @@ def test_lesson07_slerp_check_accepts_slerp_and_explains_lerp(capsys):
         checks.check_slerp(lambda z0, z1, t: (1 - t) * z0 + t * z1)
     with pytest.raises(checks.ExerciseError, match="At t=0.0"):
         checks.check_slerp(lambda z0, z1, t: z1)
+    assert "passed" not in capsys.readouterr().out
+
+
+def _slerp_from(cos_omega, z0, z1, t, divide=True):
+    omega = torch.arccos(cos_omega)
+    out = torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1
+    return out / torch.sin(omega) if divide else out
+
+
+@pytest.mark.parametrize("wrong,message", [
+    # arccos of the raw dot product (|z0 . z1| > 1 for 64-D noise): NaN everywhere, named as such
+    (lambda z0, z1, t: _slerp_from(torch.dot(z0, z1), z0, z1, t), "contains NaN.*z0 \\. z1 / \\(\\|z0\\| \\|z1\\|\\)"),
+    (lambda z0, z1, t: _slerp_from(torch.dot(z0, z1) / (z0.norm() * z1.norm()), z0, z1, t, divide=False),
+     "divide the weighted sum by sin\\(omega\\)"),
+    (lambda z0, z1, t: _slerp_from(torch.dot(z0, z1) / (z0.norm() * z1.norm()), z1, z0, t), "swapped"),
+    (lambda z0, z1, t: _slerp_from(torch.dot(z0, z1) / (z0.norm() * z1.norm()), z0 / z0.norm(), z1 / z1.norm(), t),
+     "length 1"),
+])
+def test_lesson07_slerp_check_names_the_usual_mistakes(wrong, message, capsys):
+    with pytest.raises(checks.ExerciseError, match=message) as err:
+        checks.check_slerp(wrong)
+    assert "by up to nan" not in str(err.value)  # the learner is told what went wrong, not "differs by nan"
+    assert "passed" not in capsys.readouterr().out

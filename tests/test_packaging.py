@@ -189,3 +189,12 @@ def test_make_test_runs_ruff_with_the_projects_settings():
     assert "ruff check ." in recipe and recipe.index("ruff check") < recipe.index("pytest")
     ruff = pyproject()["tool"]["ruff"]
     assert ruff["line-length"] == 120 and set(ruff["lint"]["select"]) >= {"E", "F", "I"}
+
+
+def test_the_reliability_table_names_a_test_that_exists_for_every_case():
+    text = (ROOT / "docs" / "reliability.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "::test_" in line]
+    assert len(rows) >= 40 + 8, "the audit table lost its rows"
+    for row in rows:
+        for path, name in re.findall(r"tests/(test_\w+\.py)::(test_\w+)", row):
+            assert f"def {name}(" in (ROOT / "tests" / path).read_text(), f"{path}::{name} (in {row[:60]}...)"

@@ -137,6 +137,29 @@ def test_curves_for_a_critic_show_scores_and_no_half_line(h2d_critic):
     assert ax_out.get_ylabel() == "mean critic score"
 
 
+def test_curves_for_a_critic_draw_the_gap_and_the_penalty_share(h2d_critic):
+    ax_loss, ax_out = plots.plot_curves(h2d_critic)
+    real, fake = np.array(h2d_critic.series("d_real")), np.array(h2d_critic.series("d_fake"))
+    np.testing.assert_allclose(_line(ax_out, "gap").get_ydata(), real - fake, equal_nan=True)
+    # a WGAN-GP critic's loss contains the penalty: the label says so, and the dotted line is its share
+    loss = _line(ax_loss, "critic loss")
+    assert "penalty" in loss.get_label()
+    np.testing.assert_allclose(loss.get_ydata(), h2d_critic.series("d_loss"), equal_nan=True)
+    share = np.array(h2d_critic.series("d_loss")) + real - fake
+    np.testing.assert_allclose(_line(ax_loss, "λ·penalty").get_ydata(), share, equal_nan=True)
+    assert np.nanmin(share) >= -1e-5  # the penalty is a mean of squares
+
+
+def test_curves_for_a_clipped_critic_have_no_penalty_line():
+    torch.manual_seed(0)
+    h = _run(models.MLPGenerator(2, 2, hidden=16), models.MLPCritic(2, hidden=16), toy.Ring2D(), 4,
+             batch_size=32, record_every=2, loss="wgan-clip")
+    ax_loss, ax_out = plots.plot_curves(h)
+    labels = [line.get_label() for line in ax_loss.get_lines()]
+    assert "critic loss" in labels and not any("penalty" in label for label in labels)
+    assert any(line.get_label().startswith("gap") for line in ax_out.get_lines())
+
+
 def test_curves_on_one_axes_use_a_twin(h1d):
     fig, ax = plt.subplots()
     ax_loss, ax_out = plots.plot_curves(h1d, ax=ax)

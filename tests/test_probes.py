@@ -148,3 +148,36 @@ def test_probes_reject_non_modules():
         probes.grad_norm("D")
     with pytest.raises(TypeError, match="torch.nn.Module"):
         probes.copy_params([1, 2])
+
+
+def _linear_flops(model, batch):
+    """2 * B * in * out for every Linear layer: the multiply-adds of one forward pass, by hand."""
+    return sum(2 * batch * m.in_features * m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
+def test_count_flops_forward_matches_hand_count(nets):
+    G, D = nets
+    z = torch.randn(16, 2)
+    counts = probes.count_flops(lambda: D(G(z)))
+    assert counts["MLPGenerator"] == _linear_flops(G, 16)
+    assert counts["MLPDiscriminator"] == _linear_flops(D, 16)
+    assert counts["total"] == counts["MLPGenerator"] + counts["MLPDiscriminator"]
+
+
+def test_count_flops_sees_the_backward_pass_that_detach_saves(nets):
+    G, D = nets
+    z = torch.randn(16, 2)
+    with_detach = probes.count_flops(lambda: D(G(z).detach()).sum().backward())
+    without = probes.count_flops(lambda: D(G(z)).sum().backward())
+    assert with_detach["MLPGenerator"] == _linear_flops(G, 16)  # G ran forward only
+    assert without["MLPGenerator"] > with_detach["MLPGenerator"]  # ... and backward too without detach
+    # D's backward is the same, plus the gradient with respect to its input (the fakes) without detach
+    first = D.net[0]
+    input_grad = 2 * 16 * first.in_features * first.out_features
+    assert without["MLPDiscriminator"] - with_detach["MLPDiscriminator"] == input_grad
+    assert without["total"] == without["MLPGenerator"] + without["MLPDiscriminator"]
+    assert probes.has_grad(G)  # fn really ran
+
+
+def test_count_flops_of_no_matrix_products_is_zero():
+    assert probes.count_flops(lambda: torch.ones(3) + 1) == {"total": 0}

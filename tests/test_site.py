@@ -101,3 +101,25 @@ def test_site_renders_offline_in_chromium(site):
         browser.close()
     assert external == []
     assert errors == []
+
+
+def test_the_site_shows_a_headless_scrubber_as_one_player(tmp_path):
+    """A committed scrubber is a still picture, its caption and a player under our own MIME type;
+    the site shows the player alone, as HTML (JupyterLab and GitHub show the still)."""
+    from gan_lessons import widgets
+    from gan_lessons.course import notebooks as nbs
+
+    cell = nbformat.v4.new_code_cell("gl.widgets.scrub(history)")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", {"image/png": "iVBORw0KGgo=", "text/plain": "<last frame>"},
+                               metadata={"gan_lessons": "still"}),
+        nbformat.v4.new_output("display_data", {"text/markdown": "*caption*", "text/plain": "caption"},
+                               metadata={"gan_lessons": "still"}),
+        nbformat.v4.new_output("display_data", {widgets.PLAYER_MIME: "<div class='animation'>x</div>",
+                                                "text/plain": ""}, metadata={"gan_lessons": "player"}),
+    ]
+    other = nbformat.v4.new_code_cell("plt.show()")
+    other.outputs = [nbformat.v4.new_output("display_data", {"image/png": "iVBORw0KGgo="})]
+    nb = nbs.site_outputs(nbformat.v4.new_notebook(cells=[cell, other]))
+    assert [o["data"] for o in nb.cells[0].outputs] == [{"text/html": "<div class='animation'>x</div>"}]
+    assert nb.cells[1].outputs[0]["data"] == {"image/png": "iVBORw0KGgo="}, "other figures stay"

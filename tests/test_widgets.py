@@ -83,14 +83,22 @@ def test_blitted_frames_do_not_depend_on_drawing_order(h1d):
     assert not np.array_equal(r.rgb(0), first)
 
 
-def test_headless_scrub_shows_an_image_and_an_offline_animation(h1d, headless_mode):
+def test_headless_scrub_shows_a_captioned_still_and_a_player_for_the_site(h1d, headless_mode):
+    """One picture with a caption where JavaScript does not run (GitHub, an untrusted JupyterLab
+    notebook), and one offline player that only the course's HTML site renders."""
     with capture_output() as cap:
         result = widgets.scrub(h1d)
     assert result is None  # no widget
-    assert len(cap.outputs) == 2
-    png_out, html_out = cap.outputs
+    assert len(cap.outputs) == 3
+    png_out, caption, player = cap.outputs
     assert "image/png" in png_out.data and "application/vnd.jupyter.widget-view+json" not in png_out.data
-    html = html_out.data["text/html"]
+    assert png_out.metadata == {"gan_lessons": "still"} and caption.metadata == {"gan_lessons": "still"}
+    text = caption.data["text/markdown"]
+    assert f"step {h1d.last_step}" in text and "run this cell" in text and "slider" in text
+    assert player.metadata == {"gan_lessons": "player"}
+    assert "text/html" not in player.data and player.data["text/plain"] == "", \
+        "frontends without our renderer must show nothing for the player, not a broken one"
+    html = player.data[widgets.PLAYER_MIME]
     assert "<script" in html and "Animation(" in html
     assert html.count("data:image/png;base64,") == len(h1d)  # 6 snapshots <= 30 frames: all of them
     assert not re.search(r"https?://", html), "the animation must not need the network"
@@ -150,8 +158,10 @@ def test_live_scrubber_headless_updates_one_picture(headless_mode):
         train.train(G, D, toy.Gaussian1D(), 20, batch_size=16, record_every=10, progress=False, callback=live.update)
         live.finish()
     assert live.scrubber is None  # no widget
-    assert any("image/png" in o.data for o in cap.outputs)
-    assert any("Animation(" in o.data.get("text/html", "") for o in cap.outputs)
+    new_pictures = [o for o in cap.outputs if "image/png" in o.data and not getattr(o, "update", False)]
+    assert len(new_pictures) == 1, "one picture, updated in place"
+    assert all(o.metadata.get("gan_lessons") in ("still", "player") for o in cap.outputs)
+    assert any("Animation(" in o.data.get(widgets.PLAYER_MIME, "") for o in cap.outputs)
 
 
 def test_live_finish_before_training_is_a_clear_error():

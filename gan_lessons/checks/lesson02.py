@@ -62,6 +62,28 @@ def check_bce(fn):
     return passed("Exercise 2.1 (BCE)", f"{len(cases)} cases match F.binary_cross_entropy and gl.losses.bce")
 
 
+_STABLE = ("Never form h, and never let exp see a large positive number: log h = -softplus(-l) and "
+           "log(1 - h) = -softplus(l) (F.softplus is computed stably), "
+           "or softplus(u) = max(u, 0) + log(1 + exp(-|u|)).")
+
+
+def _logits_nan_hint(name, got):
+    """Why a BCE from logits came out inf or NaN, told apart by the case it failed on."""
+    what = "NaN" if math.isnan(got) else "inf"
+    if "huge" in name:  # the +-40 cases passed, so sigmoid was not formed: an exp overflowed
+        return (f"You got {what} at logits of +-500, though +-40 worked: exp(500) overflows to inf in float32 (exp of "
+                "anything above about 88.7 does), so log(1 + exp(500)) = inf, and sigmoid(-500) = 1 / (1 + exp(500)) "
+                "= 0 with log 0 = -inf. Where the label switches that term off, 0 * inf = NaN. " + _STABLE)
+    if "right" in name:
+        return (f"You got {what} for CONFIDENT RIGHT answers: sigmoid(40) is exactly 1.0 in float32 (from a logit "
+                "of about 17 on; in float64 from about 37), so for a real example (y = 1) the term that should be "
+                "switched off is (1 - y) * log(1 - h) = 0 * log(0) = 0 * -inf = NaN. " + _STABLE)
+    if "wrong" in name:
+        return (f"You got {what} for confident wrong answers: sigmoid(40) is exactly 1.0 in float32, so for a fake "
+                "(y = 0) the cost -log(1 - h) = -log(0) = inf, though the true cost is about 40. " + _STABLE)
+    return f"You got {what}: a log of 0 (-inf), or 0 * inf. " + _STABLE
+
+
 def check_bce_with_logits(fn):
     """Exercise 2.2: fn(logits, y) = BCE of sigmoid(logits) and y, stable for any logit (lesson 02).
 
@@ -85,9 +107,7 @@ def check_bce_with_logits(fn):
             continue
         extreme = "large" in name or "huge" in name
         if not math.isfinite(got):
-            hint = ("You got inf or NaN: sigmoid(40) is exactly 1.0 in float32, so log(1 - h) = log(0) = -inf "
-                    "(and 0 * -inf = NaN). Never form h: use log h = -softplus(-l) and log(1 - h) = -softplus(l) "
-                    "(F.softplus is computed stably), or max(l, 0) - l*y + log(1 + exp(-|l|)).")
+            hint = _logits_nan_hint(name, got)
         elif extreme:
             hint = ("Your value is finite but wrong for large logits; did you compute sigmoid first and clamp the log "
                     "(as F.binary_cross_entropy does at -100)? "

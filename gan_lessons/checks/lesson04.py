@@ -1,5 +1,6 @@
 """Checks for lesson 04's exercises: the two generator losses and one generator step."""
 import copy
+import math
 
 import torch
 
@@ -11,8 +12,35 @@ from ._common import ExerciseError, as_float, check_update, passed, run_exercise
 
 __all__ = ["check_saturating_loss", "check_non_saturating_loss", "check_g_step"]
 
-_STABLE_HINT = ("For large |logit|, sigmoid rounds to exactly 0 or 1 and the log becomes -inf. Work from the "
-                "logit: log D = F.logsigmoid(l) and log(1 - D) = F.logsigmoid(-l).")
+# Where each loss breaks when written with probabilities, and the fix (float32).
+_BREAKS = {
+    True: ("At logit +120 (D fooled), sigmoid(120) rounds to exactly 1.0 in float32 (from a logit of about 17 on), "
+           "so log(1 - D(G(z))) = log(0) = -inf, where the true value is -120. Work from the logit: "
+           "log(1 - D) = F.logsigmoid(-l)."),
+    False: ("At logit -120 (D sure the fake is fake), sigmoid(-120) is exactly 0 in float32, so "
+            "-log D(G(z)) = -log(0) = inf, where the true value is 120: the loss breaks exactly where it should "
+            "push hardest. Work from the logit: -log D = -F.logsigmoid(l)."),
+}
+
+
+def _loss_hint(got, want, other, logits, saturating, case):
+    """The learner's likely mistake, from the value their generator loss returned."""
+    tol = 1e-4 * max(1.0, abs(want))
+    if not math.isfinite(got):
+        return _BREAKS[saturating]
+    if abs(got + want) < tol:
+        return "Your value has the wrong sign: it should be a quantity G *minimizes*."
+    if abs(got - other) < tol:
+        return "That is the other generator loss; swap your two functions."
+    if abs(got + other) < tol:
+        return "That is minus the other generator loss."
+    if len(logits) > 1 and abs(got - want * len(logits)) < tol * len(logits):
+        return "You summed over the batch: take the mean (.mean()), not the sum."
+    if "extreme" in case:
+        return ("Your value is finite but wrong only for extreme logits: did you compute sigmoid first and clamp "
+                "it or its log? " + _BREAKS[saturating])
+    return ("The saturating loss is mean(log(1 - D(G(z)))), to minimize." if saturating
+            else "The non-saturating loss is mean(-log D(G(z))), to minimize.")
 
 
 def _check_generator_loss(fn, saturating, exercise, name):
@@ -24,25 +52,12 @@ def _check_generator_loss(fn, saturating, exercise, name):
         ("D fooled (logit +10)", torch.full((8,), 10.0)),
         ("extreme logits (-120 .. 120)", torch.linspace(-120, 120, 13)),
     ]
-    other = losses.generator_loss  # to recognise the other loss, a common mix-up
     for case, logits in cases:
         want = float(losses.generator_loss(logits, saturating=saturating))
+        other = float(losses.generator_loss(logits, saturating=not saturating))  # a common mix-up
         got = as_float(run_exercise(fn, logits.clone(), exercise=exercise), name)
-        if got != got or abs(got - want) > 1e-4 * max(1.0, abs(want)):
-            tol = 1e-4 * max(1.0, abs(want))
-            if got != got or abs(got) == float("inf"):
-                hint = _STABLE_HINT
-            elif abs(got + want) < tol:
-                hint = "Your value has the wrong sign: it should be a quantity G *minimizes*."
-            elif abs(got - float(other(logits, saturating=not saturating))) < tol:
-                hint = "That is the other generator loss; swap your two functions."
-            elif abs(got - float(-other(logits, saturating=not saturating))) < tol:
-                hint = "That is minus the other generator loss."
-            elif "extreme" in case:
-                hint = _STABLE_HINT
-            else:
-                hint = ("The saturating loss is mean(log(1 - D(G(z)))), to minimize."
-                        if saturating else "The non-saturating loss is mean(-log D(G(z))), to minimize.")
+        if not math.isfinite(got) or abs(got - want) > 1e-4 * max(1.0, abs(want)):
+            hint = _loss_hint(got, want, other, logits, saturating, case)
             raise ExerciseError(f"On {case}: expected {want:.6f}, got {got:.6f}. {hint}")
     return passed(exercise + f" ({name})", f"{len(cases)} cases match losses.generator_loss")
 
@@ -61,8 +76,9 @@ def check_g_step(fn):
     """Exercise 4.2: fn(G, D, opt_G, z, saturating=False) does one generator step (lesson 04).
 
     Checked against the package's `train.g_step` on copies of two small networks, two steps in a
-    row and with both losses: same returned loss, same new G, D's weights identical, D's .grad
-    still None and D's requires_grad switched back on afterwards.
+    row and with both losses: same returned loss, same new G, D's weights identical, no gradient
+    computed for D's weights at all (not even one cleared afterwards) and D's requires_grad
+    switched back on afterwards.
     """
     for saturating in (False, True):
         torch.manual_seed(40)
@@ -78,6 +94,8 @@ def check_g_step(fn):
             z = torch.randn(32, 4, generator=g)
             G_before = [p.detach().clone() for p in G.parameters()]
             want = float(g_step(G_ref, D_ref, opt_ref, z, saturating=saturating))
+            reached_D = []  # filled when autograd computes a gradient for one of D's weights
+            hooks = [p.register_hook(lambda grad: reached_D.append(True)) for p in D.parameters() if p.requires_grad]
             try:
                 out = run_exercise(fn, G, D, opt_G, z.clone(), saturating=saturating, exercise="Exercise 4.2")
             except RuntimeError as e:
@@ -86,6 +104,9 @@ def check_g_step(fn):
                 raise ExerciseError("loss.backward() found nothing to differentiate: the fake batch must NOT be "
                                     "detached in the generator step (G learns through it). Detach only in "
                                     "the discriminator step.") from e
+            finally:
+                for h in hooks:
+                    h.remove()
             got = step_loss(out, "g_step")
             changed_D = changed_params(D, D_start)
             if changed_D:
@@ -95,6 +116,10 @@ def check_g_step(fn):
                 raise ExerciseError("D's parameters received gradients (.grad is set) during the generator step. "
                                     "Freeze D while G learns: compute the loss inside `with gl.train.frozen(D):` "
                                     "(the gradient still flows *through* D to G, but D's weights get none).")
+            if reached_D:
+                raise ExerciseError("Gradients for D's weights were computed during the generator step (and then "
+                                    "cleared: D's .grad is empty now). That is wasted work, and it is what freezing "
+                                    "D avoids: compute the loss inside `with gl.train.frozen(D):`.")
             if not all(p.requires_grad for p in D.parameters()):
                 raise ExerciseError("After your generator step D's parameters still have requires_grad=False, so "
                                     "the next discriminator step cannot train D. Switch them back on afterwards, "

@@ -2,6 +2,7 @@
 import math
 
 import torch
+import torch.nn.functional as F
 
 from .. import losses
 from ..models import MLPDiscriminator, MLPGenerator
@@ -37,6 +38,14 @@ def check_value_function(fn):
                     "mean log D(x) + mean log(1 - D(G(z))), a number <= 0.")
         elif abs(got - float(-losses.discriminator_loss(fake, real))) <= tol:
             hint = "Real and fake are swapped: log D goes with the real logits, log(1 - D) with the fake ones."
+        elif abs(got - float(F.logsigmoid(real).mean() + F.logsigmoid(fake).mean())) <= tol:
+            hint = ("Your second term is log D(G(z)) = logsigmoid(l), the generator's non-saturating loss of lesson 04. "
+                    "V has log(1 - D(G(z))) = F.logsigmoid(-l) there.")
+        elif abs(got - float(torch.cat([F.logsigmoid(real), F.logsigmoid(-fake)]).mean())) <= tol:
+            hint = ("You averaged over both batches together. V is the sum of two averages, each over its own "
+                    "batch: mean log D(x) + mean log(1 - D(G(z))).")
+        elif abs(got - float(F.logsigmoid(real).sum() + F.logsigmoid(-fake).sum())) <= tol:
+            hint = "You summed over each batch; V uses averages (expectations): .mean(), not .sum()."
         elif "zero" in case or "1/2" in case:
             hint = f"With D = 1/2 everywhere V must be 2 log(1/2) = -log 4 = {-math.log(4):.4f}."
         else:
@@ -112,12 +121,34 @@ class _Spy:
         return getattr(self.opt, name)
 
 
+def _check_fresh_noise(seen, reals, k):
+    """seen: the batches D was shown in one call of the learner's step; reals: every real batch drawn so far.
+
+    The fakes are the batches that are not real ones. G is the same network until the generator step, so
+    two equal batches of fakes within a call mean that the same z was fed to G twice.
+    """
+    fakes = [x for x in seen if not any(x.shape == r.shape and torch.equal(x, r) for r in reals)]
+    if len(fakes) != k + 1:
+        return  # D was called in another pattern (e.g. real and fake in one batch): nothing to compare
+    d_fakes, g_fake = fakes[:k], fakes[k]
+    if any(torch.equal(d_fakes[i], d_fakes[j]) for i in range(k) for j in range(i)):
+        raise ExerciseError(f"With k={k} your discriminator steps all saw the same fakes: the noise z was drawn "
+                            "once, before the loop. Draw fresh z inside the loop, for every D step, as you do for "
+                            "the real batch.")
+    if torch.equal(d_fakes[-1], g_fake):
+        raise ExerciseError("The generator step scored exactly the fakes of the last discriminator step: it reused "
+                            "that step's noise z. Draw fresh noise for the generator step: "
+                            "z = gl.train.sample_z(batch_size, G.latent_dim).")
+
+
 def check_gan_step(fn):
     """Exercise 5.3: fn(G, D, opt_G, opt_D, sample_real, batch_size, k) runs one iteration of Algorithm 1 (lesson 05).
 
     The check calls it a few times in a row, with the optimizers wrapped so it sees the order of the
     updates: each call must make exactly k discriminator steps, each on a fresh real batch
-    (sample_real(batch_size) called once per D step), then one generator step. Tried with k = 1 and k = 3.
+    (sample_real(batch_size) called once per D step), then one generator step. It also records the
+    batches D is shown: within one call G does not change before its own step, so two equal batches
+    of fakes mean the same noise z was used twice. Tried with k = 1 and k = 3.
     """
     for k, steps in ((1, 3), (3, 2)):
         torch.manual_seed(53)
@@ -129,12 +160,20 @@ def check_gan_step(fn):
         opt_G = _Spy(torch.optim.SGD(G.parameters(), lr=0.05), "G", log)
         opt_D = _Spy(torch.optim.SGD(D.parameters(), lr=0.05), "D", log)
 
+        reals, seen = [], []  # every real batch drawn; for each call, the batches D was shown
+
         def sample_real(b):
             calls.append(b)
-            return torch.randn(b, 2) + 2.0  # [b, 2]
+            reals.append(torch.randn(b, 2) + 2.0)  # [b, 2]
+            return reals[-1].clone()
 
-        for _ in range(steps):
-            run_exercise(fn, G, D, opt_G, opt_D, sample_real, 16, k, exercise="Exercise 5.3")
+        hook = D.register_forward_hook(lambda module, inputs, output: seen[-1].append(inputs[0].detach().clone()))
+        try:
+            for _ in range(steps):
+                seen.append([])
+                run_exercise(fn, G, D, opt_G, opt_D, sample_real, 16, k, exercise="Exercise 5.3")
+        finally:
+            hook.remove()
         want = ("D" * k + "G") * steps
         got = "".join(log)
         if got != want:
@@ -149,9 +188,11 @@ def check_gan_step(fn):
                                 "real batch (and none for the generator step, which needs only noise).")
         if any(b != 16 for b in calls):
             raise ExerciseError(f"sample_real was called with batch sizes {calls}; pass batch_size (16 here).")
+        for shown in seen:
+            _check_fresh_noise(shown, reals, k)
         if all(torch.equal(p.detach(), p0) for p, p0 in zip(G.parameters(), G0)):
             raise ExerciseError("G's weights never changed: the generator step must update G (did you detach the "
                                 "fakes in the generator step? Detach only in the discriminator step).")
         if all(torch.equal(p.detach(), p0) for p, p0 in zip(D.parameters(), D0)):
             raise ExerciseError("D's weights never changed: the discriminator steps must update D.")
-    return passed("Exercise 5.3 (gan_step)", "k D steps, then 1 G step, each D step on fresh data")
+    return passed("Exercise 5.3 (gan_step)", "k D steps, then 1 G step; fresh real batches and fresh noise")

@@ -32,6 +32,9 @@ def check_wasserstein_losses(critic_loss_fn, generator_loss_fn):
             elif any(abs(got - v) <= tol for v in (float(torch.sigmoid(fake).mean() - torch.sigmoid(real).mean()),
                                                    float(losses.discriminator_loss(real, fake)))):
                 hint = "A critic's scores are used as they are: no sigmoid, no log, no BCE."
+            elif abs(got - float(fake.sum() - real.sum())) <= 1e-4 * max(1.0, abs(got)):
+                hint = ("Average over each batch (.mean()), do not sum: a sum grows with the batch size, and the "
+                        "real and fake batches need not be the same size.")
             else:
                 hint = "critic_loss = fake_scores.mean() - real_scores.mean()."
             raise ExerciseError(f"critic_loss on {case}: expected {want:.6f}, got {got:.6f}. {hint}")
@@ -74,7 +77,14 @@ def check_gradient_penalty(fn):
         want_grads = torch.autograd.grad(want, list(critic.parameters()), allow_unused=True)
         want = want.detach()
         critic.zero_grad(set_to_none=True)
-        got = run_exercise(fn, critic, real.clone(), fake.clone(), eps.clone(), exercise="Exercise 6.2")
+        try:
+            got = run_exercise(fn, critic, real.clone(), fake.clone(), eps.clone(), exercise="Exercise 6.2")
+        except RuntimeError as e:
+            if "does not require grad" not in str(e):
+                raise
+            raise ExerciseError(f"torch.autograd.grad failed: {e}. The slope is a gradient with respect to x_hat, so "
+                                "autograd must track x_hat: build it, then mark it with x_hat.requires_grad_(True) "
+                                "before scoring it with the critic.") from None
         value = as_float(got, "gradient_penalty")
         where = f"for inputs of shape {list(shape)}"
         if abs(value - float(want)) > 1e-4 * max(1.0, float(want)):
@@ -87,6 +97,9 @@ def check_gradient_penalty(fn):
                 hint = "Use the norm ||grad|| (square root of the sum of squares), not the squared norm."
             elif abs(value - float((slopes - 1).pow(2).sum())) < 1e-4 * max(1.0, value):
                 hint = "Average over the batch (.mean()), do not sum."
+            elif abs(value - float(_reference_penalty(critic, real, fake, 1 - eps).detach())) < 1e-4 * max(1.0, value):
+                hint = ("eps goes with the real batch: x_hat = eps * real + (1 - eps) * fake. Yours mixes them the "
+                        "other way round.")
             elif abs(value - float((gr.flatten().norm() - 1) ** 2)) < 1e-4 * max(1.0, value):
                 hint = ("Take one norm per example: grad.flatten(1).norm(dim=1) gives [B] slopes; the norm of the "
                         "whole batch's gradient is one big number.")

@@ -1,4 +1,6 @@
 """Checks for lesson 07's exercises: the Fréchet distance of diagonal Gaussians, and slerp."""
+import functools
+
 import torch
 
 from .. import latent, metrics
@@ -59,7 +61,9 @@ def check_frechet_diagonal(fn):
 def check_slerp(fn):
     """Exercise 7.2: fn(z0, z1, t) = spherical interpolation for a number t in [0, 1] (lesson 07).
 
-    Compared with latent.slerp; also checks the ends (t=0 gives z0, t=1 gives z1).
+    Compared with latent.slerp; also checks the ends (t=0 gives z0, t=1 gives z1). A wrong answer
+    is matched against the usual mistakes (the straight line, an unnormalised cosine, which gives
+    NaN, a missing division by sin(omega), z0 and z1 swapped, unit vectors returned) to name it.
     """
     g = torch.Generator().manual_seed(72)
     z0, z1 = torch.randn(64, generator=g), torch.randn(64, generator=g)
@@ -69,15 +73,41 @@ def check_slerp(fn):
         if not torch.is_tensor(got) or tuple(got.shape) != tuple(want.shape):
             raise ExerciseError(f"slerp(z0, z1, {t}) should return a tensor of shape {tuple(want.shape)} like z0, "
                                 f"got {tuple(got.shape) if torch.is_tensor(got) else type(got).__name__}.")
-        if not torch.allclose(got.float(), want, atol=1e-4, rtol=1e-4):
-            hint = ("Use omega = arccos(z0 . z1 / (|z0| |z1|)), then "
-                    "(sin((1 - t) omega) * z0 + sin(t omega) * z1) / sin(omega).")
-            if torch.allclose(got.float(), latent.lerp(z0, z1, t), atol=1e-4):
-                hint = ("That is the straight line (lerp). Its midpoint is shorter than z0 and z1 "
-                        f"(norm {float(latent.lerp(z0, z1, 0.5).norm()):.2f} vs about "
-                        f"{float(z0.norm()):.2f}); slerp follows the arc instead. " + hint)
-            elif t in (0.0, 1.0):
-                hint = f"At t={t} the answer must be {'z0' if t == 0 else 'z1'} exactly. " + hint
+        got = got.detach().float()
+        if not torch.isfinite(got).all():
+            raise ExerciseError(f"At t={t}: your result contains NaN or inf. {_slerp_nan_hint(z0, z1)}")
+        if not torch.allclose(got, want, atol=1e-4, rtol=1e-4):
             raise ExerciseError(f"At t={t}: your result differs from latent.slerp by up to "
-                                f"{float((got.float() - want).abs().max()):.4f}. {hint}")
+                                f"{float((got - want).abs().max()):.4f}. {_slerp_hint(got, z0, z1, t)}")
     return passed("Exercise 7.2 (slerp)", "5 values of t match latent.slerp")
+
+
+def _slerp_nan_hint(z0, z1):
+    dot = float(torch.dot(z0, z1))
+    if abs(dot) > 1:
+        return (f"Here z0 . z1 = {dot:.1f}, and arccos is only defined on [-1, 1] (torch.arccos({dot:.1f}) is nan). "
+                "Normalise it: cos omega = z0 . z1 / (|z0| |z1|), which always lies in [-1, 1].")
+    return ("Look for arccos of a number outside [-1, 1] (normalise the dot product by |z0| |z1|, and clamp it "
+            "to [-1, 1] against round-off) or a division by sin(omega) = 0.")
+
+
+def _slerp_hint(got, z0, z1, t):
+    formula = ("Use omega = arccos(z0 . z1 / (|z0| |z1|)), then "
+               "(sin((1 - t) omega) * z0 + sin(t omega) * z1) / sin(omega).")
+    close = functools.partial(torch.allclose, got, atol=1e-4, rtol=1e-4)
+    omega = torch.arccos((torch.dot(z0, z1) / (z0.norm() * z1.norm())).clamp(-1, 1))
+    if close(latent.lerp(z0, z1, t)):
+        return ("That is the straight line (lerp). Its midpoint is shorter than z0 and z1 "
+                f"(norm {float(latent.lerp(z0, z1, 0.5).norm()):.2f} vs about {float(z0.norm()):.2f}); "
+                "slerp follows the arc instead. " + formula)
+    if close(latent.slerp(z0, z1, t) * torch.sin(omega)):
+        return (f"Your result is sin(omega) = {float(torch.sin(omega)):.3f} times the right one: divide the "
+                "weighted sum by sin(omega), so that t=0 gives z0 exactly. " + formula)
+    if close(latent.slerp(z1, z0, t)):
+        return "z0 and z1 are swapped: sin((1 - t) omega) goes with z0, so that t=0 gives z0. " + formula
+    if close(latent.slerp(z0 / z0.norm(), z1 / z1.norm(), t)):
+        return ("Your result has length 1: you interpolated the normalised vectors. Use z0 / |z0| only to compute "
+                "the angle omega, then combine the original z0 and z1. " + formula)
+    if t in (0.0, 1.0):
+        return f"At t={t} the answer must be {'z0' if t == 0 else 'z1'} exactly. " + formula
+    return formula

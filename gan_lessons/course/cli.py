@@ -1,19 +1,22 @@
-"""The `gan-lessons` command: run, check and publish the lesson notebooks (lesson 00).
+"""The `gan-lessons` command: run, check and publish the lesson notebooks.
 
-    gan-lessons run [--fast] [--device D] [--only 03,05] [--out DIR] [--in-place]
-    gan-lessons student [--out DIR]
-    gan-lessons site [--out DIR]
-    gan-lessons slides NN [--out DIR]
+    gan-lessons run [--fast] [--device D] [--only 03,05] [--out DIR] [--in-place] [--force]
+    gan-lessons student [--out DIR] [--force]
+    gan-lessons site [--out DIR] [--force]
+    gan-lessons slides NN [--out DIR] [--force]
     gan-lessons data [--check] [--download]
 
 Every command takes --help. Errors in what you typed (an unknown lesson, a device this machine
-does not have) end with a one-line message and exit status 2, and so does a command whose tools
-are not installed: run, student, site and slides need the `course` extra
+does not have, an --out that is the lessons folder or holds files the command did not make: pass
+--force to overwrite those) end with a one-line message and exit status 2 before anything is
+written, and so does a command whose tools are not installed: run, student, site and slides need the `course` extra
 (`pip install "gan-lessons[course]"`); `data` and `--help` need only the package itself, so the
 notebook tools are imported inside the commands that use them, never when this module loads.
 """
 import argparse
 import importlib
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -25,6 +28,10 @@ NEEDS = {
     "site": ("nbformat", "nbconvert"),
     "slides": ("nbformat", "nbconvert"),
 }
+
+
+FORCE_HELP = ("overwrite files in --out that this command did not make (or that were changed since); "
+              "without it such files stop the command before it writes anything")
 
 
 class UsageError(Exception):
@@ -54,12 +61,22 @@ def _course_tools(command):
     return notebooks
 
 
-def _lessons(nbs, args):
+def _lessons(nbs, args, flag="--only", example="--only 03,05"):
     only = None
-    if getattr(args, "only", None):
-        only = [s for s in args.only.replace(" ", ",").split(",") if s]
+    if getattr(args, "only", None) is not None:
+        only = [s for s in re.split(r"[,\s]+", args.only) if s]
+        if not only:
+            raise UsageError(f"{flag} got no lesson number; give one or more, e.g. {example}.")
     try:
         return nbs.list_lessons(args.notebooks, only)
+    except (ValueError, FileNotFoundError) as e:
+        raise UsageError(str(e)) from None
+
+
+def _guard(action):
+    """Run `action()`, turning a refused output folder or a missing notebook folder into a UsageError."""
+    try:
+        return action()
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
 
@@ -76,13 +93,82 @@ def _check_device(device):
     return device
 
 
+def _seconds(text):
+    """argparse type for --timeout: a whole number of seconds, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds (e.g. 1200)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 second, got {value} (it is the time allowed per "
+                                         "cell; the default is 1200)")
+    return value
+
+
 def _fmt_seconds(s):
     return f"{s:6.1f} s" if s < 120 else f"{s / 60:6.1f} min"
 
 
-def cmd_run(args):
+def _run_one(nbs, path, args, device, out_dir):
+    if args.in_place:
+        return nbs.execute_in_place(path, kernel=args.kernel, timeout=args.timeout, device=device)
+    params = {"FAST": True} if args.fast else None
+    return nbs.execute(path, out_dir / path.name, parameters=params, kernel=args.kernel,
+                       timeout=args.timeout, device=device)
+
+
+def _run_all(nbs, paths, args, device, out_dir):
+    """Execute `paths` in order. Returns (results, the path a Ctrl-C stopped at or None)."""
     from tqdm.auto import tqdm
 
+    results, current = [], None
+    bar = tqdm(paths, desc="notebooks", unit="nb", file=sys.stderr)
+    try:
+        for current in bar:
+            bar.set_postfix_str(current.name)
+            r = _run_one(nbs, current, args, device, out_dir)
+            if (r["error"] or "").startswith("KeyboardInterrupt"):  # Ctrl-C reached the kernel first
+                return results, current
+            results.append(r)
+            if r["status"] != "ok":
+                where = f"cell {r['cell']}" if r["cell"] is not None else "before any cell ran"
+                tqdm.write(f"FAILED {current.name} ({where}): {r['error']}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return results, current
+    finally:
+        bar.close()
+    return results, None
+
+
+def _print_results(results, out_dir):
+    if results:
+        width = max(len(Path(r["path"]).name) for r in results)
+        print(f"\n{'notebook':<{width}}  status  wall time")
+        for r in results:
+            print(f"{Path(r['path']).name:<{width}}  {r['status']:<6}  {_fmt_seconds(r['seconds'])}")
+    failed = [r for r in results if r["status"] != "ok"]
+    total = sum(r["seconds"] for r in results)
+    print(f"{len(results) - len(failed)} ok, {len(failed)} failed, {_fmt_seconds(total).strip()} in all.")
+    for r in failed:
+        where = f"cell {r['cell']}" if r["cell"] is not None else "(no cell)"
+        print(f"\n{Path(r['path']).name} {where}: {r['error']}")
+        if r["out_path"]:
+            print(f"  the executed copy, with the full traceback: {r['out_path']}")
+    if out_dir is not None and results:
+        print(f"Executed copies are in {out_dir}/")
+    return failed
+
+
+def _print_interrupted(stopped, paths, out_dir):
+    rest = [p.name for p in paths[paths.index(stopped) + 1:]]
+    print(f"\nInterrupted (Ctrl-C) while running {stopped.name}; the lessons in {stopped.parent} are unchanged.")
+    if out_dir is not None and (out_dir / stopped.name).exists():
+        print(f"  {out_dir / stopped.name} is a partial executed copy (it stops where the run was interrupted).")
+    if rest:
+        print(f"  Not run: {', '.join(rest)}.")
+
+
+def cmd_run(args):
     nbs = _course_tools("run")
     if args.in_place and args.fast:
         raise UsageError("--in-place refreshes the committed outputs, which come from the default parameters; "
@@ -93,58 +179,33 @@ def cmd_run(args):
     paths = _lessons(nbs, args)
     if not paths:
         raise UsageError(f"No lesson notebooks (NN_name.ipynb) in {args.notebooks or nbs.default_notebook_dir()}.")
-    out_dir = Path(args.out or "_run")
-    params = {"FAST": True} if args.fast else None
-    results = []
-    bar = tqdm(paths, desc="notebooks", unit="nb", file=sys.stderr)
-    for path in bar:
-        bar.set_postfix_str(path.name)
-        if args.in_place:
-            r = nbs.execute_in_place(path, kernel=args.kernel, timeout=args.timeout, device=device)
-        else:
-            r = nbs.execute(path, out_dir / path.name, parameters=params, kernel=args.kernel,
-                            timeout=args.timeout, device=device)
-        results.append(r)
-        if r["status"] != "ok":
-            where = f"cell {r['cell']}" if r["cell"] is not None else "before any cell ran"
-            tqdm.write(f"FAILED {path.name} ({where}): {r['error']}", file=sys.stderr)
-    bar.close()
-
-    width = max(len(Path(r["path"]).name) for r in results)
-    print(f"\n{'notebook':<{width}}  status  wall time")
-    for r in results:
-        print(f"{Path(r['path']).name:<{width}}  {r['status']:<6}  {_fmt_seconds(r['seconds'])}")
-    failed = [r for r in results if r["status"] != "ok"]
-    total = sum(r["seconds"] for r in results)
-    print(f"{len(results) - len(failed)} ok, {len(failed)} failed, {_fmt_seconds(total).strip()} in all.")
-    for r in failed:
-        where = f"cell {r['cell']}" if r["cell"] is not None else "(no cell)"
-        print(f"\n{Path(r['path']).name} {where}: {r['error']}")
-        if r["out_path"]:
-            print(f"  the executed copy, with the full traceback: {r['out_path']}")
+    out_dir = None
     if not args.in_place:
-        print(f"Executed copies are in {out_dir}/")
+        out_dir = _guard(lambda: nbs.prepare_run_out(args.out or "_run", paths, args.notebooks, args.force))
+    results, stopped = _run_all(nbs, paths, args, device, out_dir)
+    failed = _print_results(results, out_dir)
+    if stopped is not None:
+        _print_interrupted(stopped, paths, out_dir)
+        return 130
     return 1 if failed else 0
 
 
 def cmd_student(args):
     nbs = _course_tools("student")
-    try:
-        written = nbs.write_student_copies(args.out, args.notebooks)
-    except FileNotFoundError as e:
-        raise UsageError(str(e)) from None
+    written = _guard(lambda: nbs.write_student_copies(args.out, args.notebooks, force=args.force))
     for p in written:
         print(p)
     print(f"{len(written)} student copies in {args.out}/ (solutions removed, outputs cleared).")
+    left = nbs.leftover_copies(args.out, [p.name for p in written])
+    if left:
+        print(f"Left as they were: {', '.join(p.name for p in left)} (not a current lesson; delete by hand "
+              "if it is an old student copy).")
     return 0
 
 
 def cmd_site(args):
     nbs = _course_tools("site")
-    try:
-        index = nbs.build_site(args.out, args.notebooks, None)
-    except FileNotFoundError as e:
-        raise UsageError(str(e)) from None
+    index = _guard(lambda: nbs.build_site(args.out, args.notebooks, None, force=args.force))
     print(f"Site written to {index.parent}/; open {index} in a browser (works offline).")
     return 0
 
@@ -152,10 +213,10 @@ def cmd_site(args):
 def cmd_slides(args):
     nbs = _course_tools("slides")
     args.only = args.lesson
-    paths = _lessons(nbs, args)
+    paths = _lessons(nbs, args, "slides", "gan-lessons slides 03")
     prefix = args.reveal_prefix or nbs.REVEAL_CDN
     for path in paths:
-        out = nbs.build_slides(path, args.out, reveal_prefix=prefix)
+        out = _guard(lambda: nbs.build_slides(path, args.out, reveal_prefix=prefix, force=args.force))
         print(f"Slides: {out}")
     if prefix == nbs.REVEAL_CDN:
         print("Note: the slides load reveal.js from a CDN; to present offline pass --reveal-prefix "
@@ -163,11 +224,40 @@ def cmd_slides(args):
     return 0
 
 
+def _download_all(data):
+    """`data --download`: fetch missing files, replace damaged ones. Returns the sentences saying why not."""
+    problems = []
+    for name in data.DATASETS:
+        moved, why = data.repair(name)
+        for old, new in moved:
+            print(f"  {old.name} was damaged: kept as {new.name} and downloaded again.")
+        if why:
+            problems.append((name, why))
+    for name, (_, reason) in problems:
+        print(f"  {name}: nothing downloaded: {reason}.")
+    return problems
+
+
+def _print_data_fix(data, downloads_off):
+    root = data.data_dir()
+    if downloads_off:
+        print(f"  - downloads are switched off ({data.ENV_OFFLINE}={os.environ.get(data.ENV_OFFLINE)}): unset it, "
+              "connect to the internet and run: gan-lessons data --download")
+    else:
+        print("  - with internet: gan-lessons data --download   (a corrupted file is kept as NAME.corrupt "
+              "and downloaded again)")
+    print(f"  - offline: copy the official .gz files from a machine that has them into {root}, laid out as\n"
+          f"      {root}/MNIST/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte.gz\n"
+          f"      {root}/FashionMNIST/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte.gz\n"
+          f"    (copy a good file over a corrupted one), or point {data.ENV_DATA} at a folder laid out that way.")
+
+
 def cmd_data(args):
     from .. import data
 
     print(f"Data folder: {data.data_dir()}  (set {data.ENV_DATA} to use another one)")
-    rows = data.check_data(download=args.download)
+    problems = _download_all(data) if args.download else []
+    rows = data.check_data()
     marks = {"ok": "ok", "missing": "MISSING", "corrupted": "CORRUPTED"}
     for r in rows:
         print(f"  {r['dataset']:<14} {r['file']:<26} {marks[r['status']]:<9} {r['path']}")
@@ -176,11 +266,10 @@ def cmd_data(args):
         print("All data files are present and correct.")
         return 0
     print(f"\n{len(bad)} file(s) missing or corrupted. To fix:")
-    print("  - with internet: gan-lessons data --download")
-    print(f"  - offline: copy the .gz files (MNIST/raw/*.gz, FashionMNIST/raw/*.gz) from a machine that has them\n"
-          f"    into {data.data_dir()}, or point {data.ENV_DATA} at a folder laid out that way;\n"
-          "    delete a corrupted file before copying a good one.")
-    return 1 if args.check else 0
+    _print_data_fix(data, data.downloads_switched_off())
+    if problems:
+        print("gan-lessons data --download could not fetch them (see above).")
+    return 1 if (args.check or args.download) else 0
 
 
 def build_parser():
@@ -205,13 +294,16 @@ def build_parser():
                    help="refresh the committed notebooks' outputs from a clean run with default parameters "
                         "(a notebook is overwritten only if it ran without error)")
     r.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebook's, python3)")
-    r.add_argument("--timeout", type=int, default=1200, metavar="S", help="seconds allowed per cell (default 1200)")
+    r.add_argument("--timeout", type=_seconds, default=1200, metavar="S",
+                   help="seconds allowed per cell, at least 1 (default 1200)")
+    r.add_argument("--force", action="store_true", help=FORCE_HELP)
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("student", help="write student copies (solutions removed, outputs cleared)",
                        description="Write student copies of every lesson: cells tagged 'solution' removed, "
                                    "'exercise' cells kept, outputs and execution counts cleared.")
     s.add_argument("--out", metavar="DIR", default="student", help="output folder (default student/)")
+    s.add_argument("--force", action="store_true", help=FORCE_HELP)
     s.set_defaults(func=cmd_student)
 
     w = sub.add_parser("site", help="build an offline HTML site of the executed lessons",
@@ -220,6 +312,7 @@ def build_parser():
                                    "formulas become MathML "
                                    "when latex2mathml is installed.")
     w.add_argument("--out", metavar="DIR", default="_site", help="output folder (default _site/)")
+    w.add_argument("--force", action="store_true", help=FORCE_HELP)
     w.set_defaults(func=cmd_site)
 
     sl = sub.add_parser("slides", help="reveal.js slides of one lesson",
@@ -229,13 +322,16 @@ def build_parser():
     sl.add_argument("--reveal-prefix", metavar="URL", default=None,
                     help="where reveal.js is loaded from "
                          "(default: a CDN; a relative path to a local copy works offline)")
+    sl.add_argument("--force", action="store_true", help=FORCE_HELP)
     sl.set_defaults(func=cmd_slides)
 
     d = sub.add_parser("data", help="where the datasets live and whether they are complete",
                        description="Show the data folder and, per file, ok / missing / corrupted, with how to "
                                    "get the files offline.")
     d.add_argument("--check", action="store_true", help="exit with status 1 if any file is missing or corrupted")
-    d.add_argument("--download", action="store_true", help="download missing files first (needs internet)")
+    d.add_argument("--download", action="store_true",
+                   help="download missing files first and replace corrupted ones, kept as NAME.corrupt "
+                        "(needs internet; exit status 1 if anything is still missing)")
     d.set_defaults(func=cmd_data)
     return p
 
@@ -249,6 +345,9 @@ def main(argv=None):
         parser.exit(2, f"{e}\n")
     except UsageError as e:
         parser.exit(2, f"gan-lessons {args.command}: error: {e}\n")
+    except OSError as e:  # a file that could not be written half-way (disk full, permissions changed)
+        parser.exit(1, f"gan-lessons {args.command}: error: {e}\n"
+                       "Files are written whole or not at all; fix the cause (space, permissions) and run it again.\n")
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0

@@ -12,8 +12,9 @@ lessons and the scrubber (`gan_lessons.widgets`) share the same pictures:
     pushes the fakes (arrows), and "modes covered: m/K" in the title.
   - images (`plot_images`): a grid of generated samples, each with D's score on it.
 - `plot_curves(history, i=-1, ax=None)`: the losses of D and G, and the mean output of D on real
-  and on generated data (with the 1/2 line for the original GAN; critic scores for Wasserstein
-  runs), with a marker at snapshot i's step.
+  and on generated data (with the 1/2 line for the original GAN; for Wasserstein runs the critic's
+  scores and their gap E f(x) - E f(G(z)), with the penalty's share of the critic loss drawn
+  apart), with a marker at snapshot i's step.
 - `plot_history(history, i=-1)`: the view and the curves side by side in one new figure (what one
   frame of the scrubber shows; `draw_frame` draws it onto a figure you give).
 - `show_frame(history, i=-1)`: only the view, in one new figure.
@@ -221,8 +222,11 @@ def plot_curves(history, i=-1, ax=None, marker=True):
     """Training curves with a marker at snapshot i's step (used by the scrubber). Returns (ax_loss, ax_out).
 
     Top: D's and G's losses. Bottom: the mean of D(x) on real data and of D(G(z)) on fakes with
-    the 1/2 line (where both end when G matches the data perfectly); for Wasserstein runs the mean
-    critic scores instead, with no 1/2 line (scores are not probabilities).
+    the 1/2 line (where both end when G matches the data perfectly).
+    Wasserstein runs: the critic's loss is labelled with what it contains ("+ penalty" for
+    "wgan-gp", where the dotted line is the penalty's share, lambda * penalty = critic loss +
+    gap); the bottom shows the mean critic scores and their gap E f(x) - E f(G(z)) (bold, with a
+    0 line). Adding a constant to a critic changes neither loss, so only the gap has a meaning.
     ax: None (a new figure), a pair of axes (losses, outputs), or one axes (losses on it,
     outputs on a twin axis on the right).
     marker: draw the vertical line at snapshot i's step (the scrubber draws its own).
@@ -238,23 +242,12 @@ def plot_curves(history, i=-1, ax=None, marker=True):
     else:
         ax_loss, ax_out = ax, ax.twinx()
     steps = np.asarray(history.steps)
-    bce = _is_bce(history)
-
-    ax_loss.plot(steps, history.series("d_loss"), color=C_D, lw=1.2, label="D loss" if bce else "critic loss")
-    ax_loss.plot(steps, history.series("g_loss"), color=C_G, lw=1.2, label="G loss")
+    if _is_bce(history):
+        _bce_curves(history, steps, ax_loss, ax_out)
+    else:
+        _critic_curves(history, steps, ax_loss, ax_out)
     ax_loss.set_ylabel("loss", fontsize=8)
     ax_loss.legend(loc="upper right", fontsize=7, frameon=False)
-
-    who = "D" if bce else "critic"
-    ax_out.plot(steps, history.series("d_real"), color=C_REAL, lw=1.2, label=f"mean {who}(x), real")
-    ax_out.plot(steps, history.series("d_fake"), color=C_FAKE, lw=1.2, label=f"mean {who}(G(z)), fake")
-    if bce:
-        ax_out.axhline(0.5, color="0.5", ls=":", lw=1, label="1/2")
-        ax_out.set_ylim(-0.03, 1.03)
-        ax_out.set_ylabel("mean D output", fontsize=8)
-    else:
-        ax_out.set_ylabel("mean critic score", fontsize=8)
-    ax_out.legend(loc="lower right" if bce else "upper right", fontsize=7, frameon=False)
     ax_out.set_xlabel("generator step", fontsize=8)
 
     for a in {ax_loss, ax_out}:
@@ -264,6 +257,37 @@ def plot_curves(history, i=-1, ax=None, marker=True):
         if len(steps) > 1:  # a little room on the right, so the marker on the last step shows
             a.set_xlim(steps[0], steps[-1] + 0.02 * (steps[-1] - steps[0]))
     return ax_loss, ax_out
+
+
+def _bce_curves(history, steps, ax_loss, ax_out):
+    ax_loss.plot(steps, history.series("d_loss"), color=C_D, lw=1.2, label="D loss")
+    ax_loss.plot(steps, history.series("g_loss"), color=C_G, lw=1.2, label="G loss")
+    ax_out.plot(steps, history.series("d_real"), color=C_REAL, lw=1.2, label="mean D(x), real")
+    ax_out.plot(steps, history.series("d_fake"), color=C_FAKE, lw=1.2, label="mean D(G(z)), fake")
+    ax_out.axhline(0.5, color="0.5", ls=":", lw=1, label="1/2")
+    ax_out.set_ylim(-0.03, 1.03)
+    ax_out.set_ylabel("mean D output", fontsize=8)
+    ax_out.legend(loc="lower right", fontsize=7, frameon=False)
+
+
+def _critic_curves(history, steps, ax_loss, ax_out):
+    """A Wasserstein run: the critic loss says what it contains, and the gap is drawn."""
+    real, fake = np.asarray(history.series("d_real")), np.asarray(history.series("d_fake"))
+    gap = real - fake  # E f(x) - E f(G(z)): the critic's estimate of the distance
+    d_loss = np.asarray(history.series("d_loss"))
+    if history.meta.get("loss") == "wgan-gp":
+        ax_loss.plot(steps, d_loss, color=C_D, lw=1.2, label="critic loss (incl. λ·penalty)")
+        # d_loss = E f(G(z)) - E f(x) + lambda * penalty = -gap + lambda * penalty (same batches)
+        ax_loss.plot(steps, d_loss + gap, color=C_D, ls=":", lw=1.2, label="λ·penalty")
+    else:
+        ax_loss.plot(steps, d_loss, color=C_D, lw=1.2, label="critic loss")
+    ax_loss.plot(steps, history.series("g_loss"), color=C_G, lw=1.2, label="G loss")
+    ax_out.plot(steps, real, color=C_REAL, lw=1.0, label="mean critic(x), real")
+    ax_out.plot(steps, fake, color=C_FAKE, lw=1.0, label="mean critic(G(z)), fake")
+    ax_out.plot(steps, gap, color=C_DSTAR, lw=2.0, label="gap: real - fake")
+    ax_out.axhline(0.0, color="0.5", ls=":", lw=1)
+    ax_out.set_ylabel("mean critic score", fontsize=8)
+    ax_out.legend(loc="upper right", fontsize=7, frameon=False)
 
 
 # -- figures for the lessons (and the scrubber's frames) ------------------------------------------
