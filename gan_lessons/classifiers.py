@@ -7,8 +7,10 @@
   frequencies) and one Gaussian P(x | y) per class. It classifies with Bayes' rule,
   P(y | x) = P(x | y) P(y) / sum_c P(x | c) P(c), and, because it knows P(x | y), it can also
   *sample*: pick a class, then draw x from that class's Gaussian. With `covariance="diag"` it is
-  Gaussian naive Bayes (pixels independent given the class); `"full"` is Gaussian discriminant
-  analysis with one full covariance matrix per class.
+  Gaussian naive Bayes (pixels independent given the class); `"full"`, one full covariance matrix
+  per class, is quadratic discriminant analysis (QDA): its boundaries are quadratic. (Linear
+  discriminant analysis shares one covariance between all classes, which makes the boundaries
+  straight; Stanford's CS229 calls that Gaussian discriminant analysis. It is not offered here.)
 
 `make_blobs` makes labelled 2-D data; `gan_lessons.plots.plot_decision_boundary` draws what either
 model predicts over the plane. Inputs x are float tensors [N, d] (images are flattened first), labels
@@ -139,7 +141,7 @@ class GaussianClassifier:
     """Generative classifier: P(x, y) = N(x; mu_y, Sigma_y) P(y), fitted by counting and averaging (lesson 01).
 
     covariance="diag": Sigma_y is diagonal (each feature independent given the class; Gaussian naive
-    Bayes). covariance="full": one full covariance matrix per class (Gaussian discriminant analysis).
+    Bayes). covariance="full": one full covariance matrix per class (quadratic discriminant analysis, QDA).
     `var_smoothing` adds that fraction of the largest feature variance to every variance, so a
     feature that never varies in a class (a border pixel that is always black) does not get
     variance 0 and an infinite log-density.

@@ -60,7 +60,8 @@ def describe_device(device=None):
         return f"Using GPU: {torch.cuda.get_device_name(index)} ({device})"
     if device.type == "mps":
         return "Using Apple GPU (mps)"
-    return f"Using CPU ({torch.get_num_threads()} threads). Training is sized for this; a GPU is used when present."
+    n = torch.get_num_threads()
+    return f"Using CPU ({n} thread{'s' if n != 1 else ''}). Training is sized for this; a GPU is used when present."
 
 
 def seed_everything(seed):

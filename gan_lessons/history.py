@@ -185,7 +185,8 @@ def _on_1d_grid(G, D, fake, meta, device):
     p_g = _kde(fake.view(-1).cpu(), grid)
     out = {"p_g": p_g, "d_grid": to_prob(D(grid.to(device)[:, None]), loss).cpu()}
     if loss == "bce":
-        out["d_star"] = meta["p_data"] / (meta["p_data"] + p_g).clamp(min=1e-12)
+        total = meta["p_data"] + p_g  # D* = p_data / (p_data + p_g); undefined (1/2 here) where both are 0
+        out["d_star"] = torch.where(total > 0, meta["p_data"] / total, torch.full_like(total, 0.5))
     if "z_line" in meta:
         out["x_of_z"] = G(meta["z_line"].to(device)[:, None]).view(-1).cpu()
     return out

@@ -4,7 +4,7 @@ Conventions used everywhere in the course:
 - A discriminator returns *logits* l (any real number); D(x) = sigmoid(l) is the probability that
   x is real. The BCE losses take logits because log(sigmoid(l)) = -softplus(-l) can be computed
   without ever forming sigmoid(l) = 0 or 1 in floating point, where log would give -inf and the
-  gradient would vanish or blow up. `bce` itself takes probabilities, to match the slides' J(theta).
+  gradient would vanish or blow up. `bce` itself takes probabilities, as lesson 02 writes the cost J(theta).
 - A critic (Wasserstein lessons) returns unbounded *scores*; there is no sigmoid and no 0.5 threshold.
 - Every function returns a quantity to *minimize*, averaged over the batch.
 

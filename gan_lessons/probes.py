@@ -6,8 +6,11 @@ receive gradients (`has_grad`, `grad_norm`)? how strongly does D's verdict push 
 generator loss (`generator_grad_norm`, `generator_loss_curves`)? how well does D separate real
 from fake (`d_probs`)? how much work does a step do, and in which network (`count_flops`)? Their
 pictures are in `gan_lessons.plots` (`plot_score_histograms`, `plot_generator_loss_curves`,
-`plot_series`).
+`plot_series`). The exercise checks also watch a learner's step from the outside: what autograd and
+the optimizer did during it (`watch_step`), and whether it draws random numbers of its own
+(`depends_on_seed`).
 """
+import contextlib
 import math
 
 import torch
@@ -130,3 +133,54 @@ def generator_loss_curves(p):
             "non_saturating": -torch.log(p),
             "d_saturating_dlogit": -p,
             "d_non_saturating_dlogit": -(1 - p)}
+
+
+@contextlib.contextmanager
+def watch_step(model, optimizer=None):
+    """Watch a training step from the outside: did autograd reach `model`'s weights, and what did
+    `optimizer.step()` find when it ran? (The exercise checks use it to name a learner's mistake.)
+
+    Yields a dict that fills in while the block runs:
+      "grad_computed": True once autograd computed a gradient for a parameter of `model`, even if
+        something cleared it from .grad afterwards;
+      "events": in order, "grad" (the first gradient of each backward pass into `model`) and, for each
+        optimizer.step() call, "step" when some parameter held a non-zero gradient then, or
+        "empty step" when none did (that step had nothing to apply).
+    """
+    _check_module(model, "watch_step")
+    seen = {"grad_computed": False, "events": []}
+
+    def reached(grad):
+        seen["grad_computed"] = True
+        if not seen["events"] or seen["events"][-1] != "grad":
+            seen["events"].append("grad")
+
+    def before_step(opt, args, kwargs):
+        has = any(p.grad is not None and bool(p.grad.ne(0).any()) for g in opt.param_groups for p in g["params"])
+        seen["events"].append("step" if has else "empty step")
+
+    handles = [p.register_hook(reached) for p in model.parameters() if p.requires_grad]
+    if optimizer is not None:
+        handles.append(optimizer.register_step_pre_hook(before_step))
+    try:
+        yield seen
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def depends_on_seed(run, seeds=(0, 1)):
+    """True when run() gives different results under two random seeds: it draws random numbers of
+    its own (new noise, say, instead of the z it was given).
+
+    run: a function of no arguments returning a list of tensors (e.g. a model's parameters after
+    one step on fresh copies). The global random state is the same afterwards as before.
+    """
+    results = []
+    for seed in seeds:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            results.append([t.detach().clone() for t in run()])
+    first, second = results[0], results[1]
+    return len(first) != len(second) or not all(
+        a.shape == b.shape and torch.equal(a, b) for a, b in zip(first, second))

@@ -3,7 +3,7 @@ import inspect
 
 
 def show_source(obj):
-    """Display the source code of a function or class of the package, highlighted (lessons 03-06).
+    """Display the source code of a function or class of the package, highlighted (lessons 01, 03-06).
 
     A lesson calls it right after an exercise, so the learner sees that the function the training
     loop runs is the one they just wrote. Outside a notebook it prints the code.

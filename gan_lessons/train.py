@@ -77,8 +77,9 @@ def d_step(G, D, opt_D, real, z, fake=None, r1_weight=0.0):
 
     The fakes are detached, so no gradient reaches G: only D's weights move. Returns the loss,
     D's logits on the real batch [B] and on the fakes [B], all detached.
-    fake: G(z) already computed (`speed` reuses it); detached here just the same.
-    r1_weight: gamma of the R1 penalty (gamma / 2) E ||grad_x D(x)||^2 on the real batch; 0 = off.
+    fake: fakes already made from z, so a faster loop need not run G twice; detached just the same.
+    r1_weight: the weight gamma of an optional penalty on D's slope at the real data (R1, used by a
+      further exercise of lesson 05): (gamma / 2) * mean ||grad_x D(x)||^2 is added to the loss; 0 = off.
     """
     fake = (G(z) if fake is None else fake).detach()  # [B, ...]; detach: D's loss must not flow into G
     if r1_weight:
@@ -99,7 +100,8 @@ def g_step(G, D, opt_G, z, saturating=False, loss="bce", fake=None):
     D is frozen: the gradient flows *through* D to G's output, but D's weights get no gradient and
     only opt_G steps. loss="bce" uses the non-saturating loss -log D(G(z)) unless `saturating`;
     the Wasserstein losses use -E f(G(z)). Returns the loss, detached.
-    fake: G(z) already computed, with its graph (`speed` reuses the D step's fakes); z is then unused.
+    fake: fakes already made from z, NOT detached (G learns through them), so a faster loop need not
+      run G again; z is then unused.
     """
     _check_loss(loss)
     with frozen(D):

@@ -55,7 +55,15 @@ def d_loss_clamped(real_logits, fake_logits):  # probabilities, then PyTorch's B
     (d_loss_naive_fake_term, r"breaks in the FAKE term"),
     (d_loss_clamped, "finite but wrong only for extreme logits.*clamp"),
     (lambda r, f: -(F.logsigmoid(r).sum() + F.logsigmoid(-f).sum()), "summed over the batch"),
-    (lambda r, f: -(F.logsigmoid(f).mean() + F.logsigmoid(-r).mean()), "real examples have label 1"),  # swapped
+    (lambda r, f: -(F.logsigmoid(f).mean() + F.logsigmoid(-r).mean()), "Real and fake are swapped"),
+    # one term mixed up: the message names that term
+    (lambda r, f: -(F.logsigmoid(r).mean() + F.logsigmoid(f).mean()),
+     r"^(?!.*REAL term).*FAKE term is wrong: you used log D\(G\(z\)\) = F\.logsigmoid\(fake_logits\)"),
+    (lambda r, f: -(F.logsigmoid(-r).mean() + F.logsigmoid(-f).mean()),
+     r"^(?!.*FAKE term).*REAL term is wrong: you used log\(1 - D\(x\)\) = F\.logsigmoid\(-real_logits\)"),
+    (lambda r, f: -F.logsigmoid(r).mean() + F.logsigmoid(-f).mean(), r"FAKE term has the wrong sign.*BOTH terms"),
+    (lambda r, f: F.logsigmoid(-r).mean() + F.logsigmoid(f).mean(),  # swapped, and no minus in front
+     r"Real and fake are swapped.*Both terms also have the wrong sign"),
 ])
 def test_discriminator_loss_check_fails_wrong_answers(wrong, message, capsys):
     with pytest.raises(ExerciseError, match=message):
@@ -146,8 +154,43 @@ def d_step_no_detach_then_cleared(G, D, opt_D, real, z):  # G's .grad emptied af
     return loss
 
 
-@pytest.mark.parametrize("right", [d_step_right, d_step_returns_logits, d_step_no_grad_fakes],
-                         ids=["loss", "loss and logits", "fakes under no_grad"])
+def d_step_returns_float(G, D, opt_D, real, z):  # loss.item(): section 5's .item() would fail on it
+    return d_step_right(G, D, opt_D, real, z).item()
+
+
+def d_step_zero_grad_after_backward(G, D, opt_D, real, z):  # clears the gradients before the step uses them
+    loss = losses.discriminator_loss(D(real), D(G(z).detach()))
+    loss.backward()
+    opt_D.zero_grad()
+    opt_D.step()
+    return loss
+
+
+def d_step_step_before_backward(G, D, opt_D, real, z):
+    loss = losses.discriminator_loss(D(real), D(G(z).detach()))
+    opt_D.zero_grad()
+    opt_D.step()
+    loss.backward()
+    return loss
+
+
+def d_step_no_backward(G, D, opt_D, real, z):
+    loss = losses.discriminator_loss(D(real), D(G(z).detach()))
+    opt_D.zero_grad()
+    opt_D.step()
+    return loss
+
+
+def d_step_own_noise(G, D, opt_D, real, z):  # draws new noise instead of using z
+    return d_step_right(G, D, opt_D, real, torch.randn_like(z))
+
+
+def d_step_loss_detached(G, D, opt_D, real, z):  # returns loss.detach(), as the package does: fine
+    return d_step_right(G, D, opt_D, real, z).detach()
+
+
+@pytest.mark.parametrize("right", [d_step_right, d_step_no_grad_fakes, d_step_loss_detached],
+                         ids=["loss", "fakes under no_grad", "loss detached"])
 def test_d_step_check_passes_right_answers(right, capsys):
     checks.check_d_step(right)
     assert "Exercise 3.2 (d_step): passed" in capsys.readouterr().out
@@ -159,11 +202,22 @@ def test_d_step_check_passes_right_answers(right, capsys):
     (d_step_no_zero_grad, "zero_grad"),
     (d_step_no_step, "opt_D.step"),
     (d_step_swapped, "real first"),
+    # section 5 calls d_step(...).item(): only one tensor will do, and the message says why
+    (d_step_returns_logits, r"returns a tuple of 3 values.*just the loss.*\.item\(\).*package's gl\.train\.d_step "
+                            r"also returns D's logits"),
+    (d_step_returns_float, r"returns a float, not the loss tensor.*not loss\.item\(\): section 5 calls"),
+    (lambda G, D, opt_D, real, z: None, r"returns None.*return loss"),
+    (d_step_zero_grad_after_backward, r"cleared before opt_D\.step\(\) ran.*opt_D\.zero_grad\(\), loss\.backward\(\), "
+                                      r"opt_D\.step\(\)"),
+    (d_step_step_before_backward, r"opt_D\.step\(\) ran before loss\.backward\(\)"),
+    (d_step_no_backward, r"no gradient ever reached D's weights.*loss\.backward\(\)"),
+    (d_step_own_noise, r"noise of its own.*Use the z you were given"),
 ])
 def test_d_step_check_fails_wrong_answers(wrong, message, capsys):
-    with pytest.raises(ExerciseError, match=message):
+    with pytest.raises(ExerciseError, match=message) as err:
         checks.check_d_step(wrong)
     assert "passed" not in capsys.readouterr().out
+    assert "so .backward() works" not in str(err.value)  # not the reason: nobody backpropagates what d_step returns
 
 
 def test_d_step_check_lets_not_implemented_through(capsys):
@@ -199,9 +253,15 @@ def test_generator_loss_checks_pass_right_answers(check, right, printed, capsys)
 
 
 @pytest.mark.parametrize("check,wrong,message", [
-    ("check_saturating_loss", nonsat_right, "other generator loss"),
-    ("check_non_saturating_loss", sat_right, "other generator loss"),
-    ("check_non_saturating_loss", lambda logits: F.logsigmoid(logits).mean(), "wrong sign"),
+    ("check_non_saturating_loss", sat_right, r"the saturating loss.*-F\.logsigmoid\(l\).*swap"),
+    ("check_non_saturating_loss", lambda logits: F.logsigmoid(logits).mean(), "wrong sign: put a minus in front"),
+    ("check_saturating_loss", lambda logits: -F.logsigmoid(-logits).mean(), "wrong sign.*no minus in front"),
+    ("check_saturating_loss", nonsat_right, r"the non-saturating loss.*F\.logsigmoid\(-l\).*swap"),
+    # the minus in the wrong place: on the outside instead of on the logit, and the other way round
+    ("check_saturating_loss", lambda logits: F.logsigmoid(logits).mean(),
+     r"You computed mean log D\(G\(z\)\) = F\.logsigmoid\(l\).*minus belongs on the logit.*F\.logsigmoid\(-l\)"),
+    ("check_non_saturating_loss", lambda logits: -F.logsigmoid(-logits).mean(),
+     r"You computed mean -log\(1 - D\(G\(z\)\)\) = -F\.logsigmoid\(-l\).*the logit needs no minus"),
     # written with probabilities: each breaks at its own end, and the message names that end
     ("check_saturating_loss", lambda logits: torch.log(1 - torch.sigmoid(logits)).mean(),
      r"logit \+120 .*sigmoid\(120\) rounds to exactly 1\.0.*F\.logsigmoid\(-l\)"),
@@ -297,6 +357,40 @@ def g_step_with_frozen(G, D, opt_G, z, saturating=False):  # the lesson's way: g
     return loss
 
 
+def g_step_no_grad(G, D, opt_G, z, saturating=False):  # D's verdict under no_grad: nothing detached, no graph
+    with frozen(D):
+        fake = G(z)
+        with torch.no_grad():
+            logits = D(fake)
+        loss = losses.generator_loss(logits, saturating=saturating)
+        opt_G.zero_grad()
+        loss.backward()
+    opt_G.step()
+    return loss
+
+
+def g_step_returns_float(G, D, opt_G, z, saturating=False):
+    return g_step_with_frozen(G, D, opt_G, z, saturating).item()
+
+
+def g_step_returns_tuple(G, D, opt_G, z, saturating=False):
+    fake = G(z)
+    return g_step_with_frozen(G, D, opt_G, z, saturating), fake.detach()
+
+
+def g_step_zero_grad_after_backward(G, D, opt_G, z, saturating=False):
+    with frozen(D):
+        loss = losses.generator_loss(D(G(z)), saturating=saturating)
+        loss.backward()
+        opt_G.zero_grad()
+    opt_G.step()
+    return loss
+
+
+def g_step_own_noise(G, D, opt_G, z, saturating=False):
+    return g_step_with_frozen(G, D, opt_G, torch.randn_like(z), saturating)
+
+
 @pytest.mark.parametrize("right", [g_step_right, g_step_with_frozen], ids=["written out", "with gl helpers"])
 def test_g_step_check_passes_right_answers(right, capsys):
     checks.check_g_step(right)
@@ -309,12 +403,19 @@ def test_g_step_check_passes_right_answers(right, capsys):
     (g_step_left_frozen, "requires_grad=False"),
     (g_step_ignores_saturating, "saturating"),
     (g_step_detached, "NOT be detached"),
+    (g_step_no_grad, r"you called D\(\.\.\.\) inside torch\.no_grad\(\)"),
     (g_step_no_zero_grad, "zero_grad"),
+    (g_step_zero_grad_after_backward, r"cleared before opt_G\.step\(\) ran.*opt_G\.zero_grad\(\), loss\.backward\(\), "
+                                      r"opt_G\.step\(\)"),
+    (g_step_own_noise, r"noise of its own.*Use the z you were given"),
+    (g_step_returns_float, r"returns a float, not the loss tensor.*not loss\.item\(\)"),
+    (g_step_returns_tuple, r"returns a tuple of 2 values: return just the loss"),
 ])
 def test_g_step_check_fails_wrong_answers(wrong, message, capsys):
-    with pytest.raises(ExerciseError, match=message):
+    with pytest.raises(ExerciseError, match=message) as err:
         checks.check_g_step(wrong)
     assert "passed" not in capsys.readouterr().out
+    assert "so .backward() works" not in str(err.value)  # not the reason: nobody backpropagates what g_step returns
 
 
 def test_g_step_check_lets_not_implemented_through(capsys):

@@ -311,7 +311,24 @@ def test_generator_loss_curves_follow_the_formulas():
     d_sat, d_nonsat = ax1.get_lines()[:2]
     np.testing.assert_allclose(d_sat.get_ydata(), -p, rtol=1e-9)  # d/dl log(1 - sigmoid(l)) = -p
     np.testing.assert_allclose(d_nonsat.get_ydata(), -(1 - p), rtol=1e-9)  # d/dl -log sigmoid(l) = -(1 - p)
-    assert "D trained" in [t.get_text() for t in ax0.texts]
+    assert "D trained: 0.01" in [t.get_text() for t in ax0.texts]
+
+
+def test_generator_loss_curves_marks_stand_apart_from_the_axis():
+    """A mark near 0 (a confident D) must be visible: off the y axis, with a dot on each curve."""
+    ax0, ax1 = plots.plot_generator_loss_curves(marks={"our D": 0.0035})
+    p = 0.0035
+    for ax, want in ((ax0, [np.log(1 - p), -np.log(p)]), (ax1, [-p, -(1 - p)])):
+        assert ax.get_xlim()[0] < 0 < p  # the dashed line is not drawn on top of the axis
+        dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+        assert [float(d.get_xdata()[0]) for d in dots] == pytest.approx([p, p])
+        assert [float(d.get_ydata()[0]) for d in dots] == pytest.approx(want)
+        lo, hi = ax.get_ylim()
+        assert all(lo < y < hi for y in want)  # -log(0.0035) = 5.66 fits in the left plot
+        assert "our D: 0.0035" in [t.get_text() for t in ax.texts]
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        plots.plot_generator_loss_curves(marks={"bad": 1.0})
+    plt.close("all")
 
 
 def test_plot_series_draws_one_line_per_run():

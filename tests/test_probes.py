@@ -181,3 +181,49 @@ def test_count_flops_sees_the_backward_pass_that_detach_saves(nets):
 
 def test_count_flops_of_no_matrix_products_is_zero():
     assert probes.count_flops(lambda: torch.ones(3) + 1) == {"total": 0}
+
+
+def _steps_in_order(D, opt_D, order):
+    """Run a discriminator step's three calls in the given order, e.g. ("zero_grad", "backward", "step")."""
+    loss = D(torch.randn(8, 1)).sum()
+    calls = {"zero_grad": opt_D.zero_grad, "backward": loss.backward, "step": opt_D.step}
+    for name in order:
+        calls[name]()
+
+
+@pytest.mark.parametrize("order,events", [
+    (("zero_grad", "backward", "step"), ["grad", "step"]),
+    (("backward", "zero_grad", "step"), ["grad", "empty step"]),  # cleared before the step could use them
+    (("zero_grad", "step", "backward"), ["empty step", "grad"]),  # stepped before there was a gradient
+    (("zero_grad", "step"), ["empty step"]),  # no backward at all
+    (("zero_grad", "backward"), ["grad"]),  # no step
+])
+def test_watch_step_sees_the_order_of_backward_and_step(nets, order, events):
+    _, D = nets
+    opt_D = torch.optim.SGD(D.parameters(), lr=0.1)
+    with probes.watch_step(D, opt_D) as seen:
+        _steps_in_order(D, opt_D, order)
+    assert seen["events"] == events
+    assert seen["grad_computed"] == ("backward" in order)
+    _steps_in_order(D, opt_D, ("zero_grad", "backward", "step"))  # the hooks are gone after the block
+    assert seen["events"] == events
+
+
+def test_watch_step_sees_a_gradient_cleared_afterwards(nets):
+    G, D = nets
+    with probes.watch_step(G) as seen:
+        D(G(torch.randn(4, 2))).sum().backward()
+        G.zero_grad(set_to_none=True)
+    assert seen["grad_computed"] and not probes.has_grad(G)
+    with probes.watch_step(G) as seen:
+        D(G(torch.randn(4, 2)).detach()).sum().backward()
+    assert not seen["grad_computed"]
+
+
+def test_depends_on_seed_tells_own_noise_from_given_noise(nets):
+    G, _ = nets
+    z = torch.randn(4, 2)
+    state = torch.random.get_rng_state()
+    assert not probes.depends_on_seed(lambda: [G(z)])
+    assert probes.depends_on_seed(lambda: [G(torch.randn_like(z))])
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global random state is left alone

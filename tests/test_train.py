@@ -172,7 +172,9 @@ def test_train_records_history_with_expected_fields():
         assert key in last
     assert 0 <= last["d_real"] <= 1 and 0 <= last["d_fake"] <= 1
     p = h.meta["p_data"]
-    assert torch.allclose(last["d_star"], p / (p + last["p_g"]).clamp(min=1e-12))
+    total = p + last["p_g"]
+    assert torch.allclose(last["d_star"][total > 0], p[total > 0] / total[total > 0])
+    assert (last["d_star"][total == 0] == 0.5).all(), "D* is undefined where both densities vanish: 1/2"
 
 
 def test_recorded_losses_are_the_average_over_the_interval():

@@ -51,14 +51,6 @@ def run_exercise(fn, *args, exercise="this exercise", **kwargs):
         ) from e
 
 
-def step_loss(out, what):
-    """The loss a learner's training step returned: a tensor, or a tuple starting with it (as the
-    package's steps return), as a float."""
-    if isinstance(out, tuple):
-        out = out[0] if out else None
-    return as_float(out, what)
-
-
 def check_update(model, ref, before, step, where, who, first_hint):
     """After the learner's training step number `step` (1 or 2): `model` must have moved, and exactly
     as its copy `ref` moved under the package's step. `before` holds its parameters before the step;

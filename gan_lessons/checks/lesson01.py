@@ -51,6 +51,9 @@ def check_gaussian_log_likelihood(fn):
         elif _close(got - 0.5 * d * math.log(2 * math.pi), want) or _close(got + 0.5 * d * math.log(2 * math.pi), want):
             hint = ("You are off by (d/2) log(2 pi): did you forget (or double) the log(2 pi) of the "
                     "normalizing constant?")
+        elif _close(got - 0.25 * torch.log(var.double()).sum(), want):
+            hint = ("You used log(2 pi sigma), with sigma = sqrt(var); the normalizing term is log(2 pi sigma^2) = "
+                    "log(2 pi var): `var` is already sigma^2, use it as it is.")
         elif any(_close(got + sign * 0.5 * torch.log(var.double()).sum(), want) for sign in (-1, 1)):
             hint = ("You are off by (1/2) sum log var: check the log(var) term of the normalizing constant "
                     "(it is -1/2 log var_j).")
@@ -104,6 +107,10 @@ def check_posterior(fn):
         if not torch.isfinite(got).all():
             hint = (_posterior_nan_hint(log_lik, log_priors) + " Stay in log space: torch.softmax(log_lik + "
                     "log_priors, dim=1), or subtract torch.logsumexp(..., dim=1, keepdim=True) before exp.")
+        elif (got <= 1e-9).all() and torch.allclose(torch.logsumexp(got, dim=1), torch.zeros_like(rows), atol=1e-4):
+            hint = ("You returned log P(c | x): every entry is <= 0 and the exp of each row sums to 1. That is the "
+                    "posterior in log space; the exercise asks for the probabilities themselves, so exponentiate "
+                    "(.exp()) at the end.")
         elif not torch.allclose(rows, torch.ones_like(rows), atol=1e-4):
             hint = (f"Your rows sum to {rows[0].item():.4f}, not 1: divide by the evidence P(x) = sum over classes "
                     "(normalize along dim=1, the class dimension).")

@@ -1,4 +1,5 @@
 """Checks for lesson 04's exercises: the two generator losses and one generator step."""
+import contextlib
 import copy
 import math
 
@@ -6,9 +7,10 @@ import torch
 
 from .. import losses
 from ..models import MLPDiscriminator, MLPGenerator
-from ..probes import changed_params, copy_params
+from ..probes import changed_params, copy_params, depends_on_seed, watch_step
 from ..train import g_step
-from ._common import ExerciseError, as_float, check_update, passed, run_exercise, step_loss
+from ._common import ExerciseError, as_float, check_update, passed, run_exercise
+from .lesson03 import no_update_hint
 
 __all__ = ["check_saturating_loss", "check_non_saturating_loss", "check_g_step"]
 
@@ -23,17 +25,39 @@ _BREAKS = {
 }
 
 
+# The usual mix-ups, by the value they give. got == -want: the minus in front is wrong; got == other:
+# the other loss; got == -other: the minus on the wrong side, the logit's sign flipped inside logsigmoid.
+_MIXUPS = {
+    True: {  # the saturating loss mean log(1 - D(G(z))) = F.logsigmoid(-l).mean()
+        "sign": ("Your value has the wrong sign: the saturating loss is minimized as it is, with no minus in "
+                 "front: mean log(1 - D(G(z))) = F.logsigmoid(-l).mean()."),
+        "other": ("That is the non-saturating loss -log D(G(z)). The saturating one is mean log(1 - D(G(z))) = "
+                  "F.logsigmoid(-l).mean(). Did you swap your two functions?"),
+        "minus other": ("You computed mean log D(G(z)) = F.logsigmoid(l).mean(): the minus belongs on the logit, "
+                        "inside. log(1 - D(G(z))) = F.logsigmoid(-l), because 1 - sigmoid(l) = sigmoid(-l)."),
+    },
+    False: {  # the non-saturating loss mean -log D(G(z)) = -F.logsigmoid(l).mean()
+        "sign": ("Your value has the wrong sign: put a minus in front, G minimizes mean -log D(G(z)) = "
+                 "-F.logsigmoid(l).mean()."),
+        "other": ("That is the saturating loss log(1 - D(G(z))). The non-saturating one is mean -log D(G(z)) = "
+                  "-F.logsigmoid(l).mean(). Did you swap your two functions?"),
+        "minus other": ("You computed mean -log(1 - D(G(z))) = -F.logsigmoid(-l).mean(): the logit needs no minus. "
+                        "-log D(G(z)) = -F.logsigmoid(l), with the minus only in front."),
+    },
+}
+
+
 def _loss_hint(got, want, other, logits, saturating, case):
     """The learner's likely mistake, from the value their generator loss returned."""
     tol = 1e-4 * max(1.0, abs(want))
     if not math.isfinite(got):
         return _BREAKS[saturating]
     if abs(got + want) < tol:
-        return "Your value has the wrong sign: it should be a quantity G *minimizes*."
+        return _MIXUPS[saturating]["sign"]
     if abs(got - other) < tol:
-        return "That is the other generator loss; swap your two functions."
+        return _MIXUPS[saturating]["other"]
     if abs(got + other) < tol:
-        return "That is minus the other generator loss."
+        return _MIXUPS[saturating]["minus other"]
     if len(logits) > 1 and abs(got - want * len(logits)) < tol * len(logits):
         return "You summed over the batch: take the mean (.mean()), not the sum."
     if "extreme" in case:
@@ -72,13 +96,107 @@ def check_non_saturating_loss(fn):
     return _check_generator_loss(fn, False, "Exercise 4.1b", "non-saturating loss")
 
 
+def _returned_loss(out):
+    """The loss the learner's g_step returned, as a float: one number in a tensor, like the package's
+    g_step (the training loop adds its losses up as tensors)."""
+    if isinstance(out, tuple):
+        raise ExerciseError(f"Your g_step returns a tuple of {len(out)} values: return just the loss, one number "
+                            "in a tensor, as gl.train.g_step does.")
+    if out is None:
+        raise ExerciseError("Your g_step returns None: end it with `return loss`.")
+    if not torch.is_tensor(out):
+        raise ExerciseError(
+            f"Your g_step returns a {type(out).__name__}, not the loss tensor. Return `loss` itself (or "
+            "loss.detach(), as gl.train.g_step does: the training loop adds its losses up as tensors), not "
+            "loss.item().")
+    return as_float(out, "g_step")
+
+
+@contextlib.contextmanager
+def _watch_forward(G, D):
+    """Record, for every call of G or D inside the block, whether gradients were being recorded
+    (False under torch.no_grad()) and, for D, whether its input carried a graph back to G."""
+    calls = []
+    handles = [net.register_forward_pre_hook(
+        lambda module, args, name=name: calls.append(
+            (name, torch.is_grad_enabled(), bool(args) and torch.is_tensor(args[0]) and args[0].requires_grad)))
+        for name, net in (("G", G), ("D", D))]
+    try:
+        yield calls
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _nothing_to_differentiate(calls):
+    """Why loss.backward() found no graph, from what _watch_forward saw."""
+    under_no_grad = sorted({name for name, grad_on, _ in calls if not grad_on})
+    if under_no_grad:
+        which = " and ".join(f"{n}(...)" for n in under_no_grad)
+        return ("loss.backward() found nothing to differentiate: you called " + which + " inside torch.no_grad(), "
+                "so autograd recorded nothing and no gradient can flow from the loss through D into G. Do not use "
+                "torch.no_grad() in the generator step; `with gl.train.frozen(D):` is what keeps D's weights out.")
+    if any(name == "D" and not graph for name, _, graph in calls):
+        return ("loss.backward() found nothing to differentiate: the fake batch must NOT be detached in the "
+                "generator step (G learns through it). Detach only in the discriminator step.")
+    return ("loss.backward() found nothing to differentiate: the loss has no link back to G. Compute it from "
+            "D(G(z)) with no .detach() and no torch.no_grad() on the way.")
+
+
+def _draws_own_noise(fn, G, D, z, saturating):
+    """True when fn, run on fresh copies of G and D with the same z, moves G differently under two random
+    seeds: it makes its own noise instead of using z."""
+    def run():
+        G_c, D_c = copy.deepcopy(G), copy.deepcopy(D)
+        try:
+            fn(G_c, D_c, torch.optim.SGD(G_c.parameters(), lr=0.1), z.clone(), saturating=saturating)
+        except Exception:  # the learner's code: any failure here just means "cannot tell"
+            return []
+        return list(G_c.parameters())
+
+    return depends_on_seed(run)
+
+
+def _run_step(fn, G, D, opt_G, z, saturating):
+    """Run the learner's step, watching D's weights, the optimizer and every forward pass."""
+    with watch_step(D) as seen_D, watch_step(G, opt_G) as seen_G, _watch_forward(G, D) as calls:
+        try:
+            out = run_exercise(fn, G, D, opt_G, z.clone(), saturating=saturating, exercise="Exercise 4.2")
+        except RuntimeError as e:
+            if "does not require grad" not in str(e):
+                raise
+            raise ExerciseError(_nothing_to_differentiate(calls)) from e
+    return out, seen_D, seen_G
+
+
+def _check_D_untouched(D, D_start, seen_D):
+    changed_D = changed_params(D, D_start)
+    if changed_D:
+        raise ExerciseError(f"D's weights changed during the generator step ({', '.join(changed_D)}). "
+                            "Only opt_G.step() should run: the generator step trains G alone.")
+    if any(p.grad is not None for p in D.parameters()):
+        raise ExerciseError("D's parameters received gradients (.grad is set) during the generator step. "
+                            "Freeze D while G learns: compute the loss inside `with gl.train.frozen(D):` "
+                            "(the gradient still flows *through* D to G, but D's weights get none).")
+    if seen_D["grad_computed"]:
+        raise ExerciseError("Gradients for D's weights were computed during the generator step (and then "
+                            "cleared: D's .grad is empty now). That is wasted work, and it is what freezing "
+                            "D avoids: compute the loss inside `with gl.train.frozen(D):`.")
+    if not all(p.requires_grad for p in D.parameters()):
+        raise ExerciseError("After your generator step D's parameters still have requires_grad=False, so "
+                            "the next discriminator step cannot train D. Switch them back on afterwards, "
+                            "or use `with gl.train.frozen(D):`, which does it for you.")
+
+
 def check_g_step(fn):
     """Exercise 4.2: fn(G, D, opt_G, z, saturating=False) does one generator step (lesson 04).
 
     Checked against the package's `train.g_step` on copies of two small networks, two steps in a
-    row and with both losses: same returned loss, same new G, D's weights identical, no gradient
-    computed for D's weights at all (not even one cleared afterwards) and D's requires_grad
-    switched back on afterwards.
+    row and with both losses: it returns the loss alone, one number in a tensor, equal to the
+    package's; same new G, D's weights identical, no gradient computed for D's weights at all (not
+    even one cleared afterwards) and D's requires_grad switched back on afterwards. A wrong answer
+    is told apart where it can be: a detached fake batch or torch.no_grad(), the calls in the
+    wrong order, noise of its own instead of z.
     """
     for saturating in (False, True):
         torch.manual_seed(40)
@@ -92,43 +210,26 @@ def check_g_step(fn):
         which = "saturating" if saturating else "non-saturating"
         for i in (1, 2):
             z = torch.randn(32, 4, generator=g)
+            G_start = copy.deepcopy(G)
             G_before = [p.detach().clone() for p in G.parameters()]
             want = float(g_step(G_ref, D_ref, opt_ref, z, saturating=saturating))
-            reached_D = []  # filled when autograd computes a gradient for one of D's weights
-            hooks = [p.register_hook(lambda grad: reached_D.append(True)) for p in D.parameters() if p.requires_grad]
-            try:
-                out = run_exercise(fn, G, D, opt_G, z.clone(), saturating=saturating, exercise="Exercise 4.2")
-            except RuntimeError as e:
-                if "does not require grad" not in str(e):
-                    raise
-                raise ExerciseError("loss.backward() found nothing to differentiate: the fake batch must NOT be "
-                                    "detached in the generator step (G learns through it). Detach only in "
-                                    "the discriminator step.") from e
-            finally:
-                for h in hooks:
-                    h.remove()
-            got = step_loss(out, "g_step")
-            changed_D = changed_params(D, D_start)
-            if changed_D:
-                raise ExerciseError(f"D's weights changed during the generator step ({', '.join(changed_D)}). "
-                                    "Only opt_G.step() should run: the generator step trains G alone.")
-            if any(p.grad is not None for p in D.parameters()):
-                raise ExerciseError("D's parameters received gradients (.grad is set) during the generator step. "
-                                    "Freeze D while G learns: compute the loss inside `with gl.train.frozen(D):` "
-                                    "(the gradient still flows *through* D to G, but D's weights get none).")
-            if reached_D:
-                raise ExerciseError("Gradients for D's weights were computed during the generator step (and then "
-                                    "cleared: D's .grad is empty now). That is wasted work, and it is what freezing "
-                                    "D avoids: compute the loss inside `with gl.train.frozen(D):`.")
-            if not all(p.requires_grad for p in D.parameters()):
-                raise ExerciseError("After your generator step D's parameters still have requires_grad=False, so "
-                                    "the next discriminator step cannot train D. Switch them back on afterwards, "
-                                    "or use `with gl.train.frozen(D):`, which does it for you.")
+            out, seen_D, seen_G = _run_step(fn, G, D, opt_G, z, saturating)
+            got = _returned_loss(out)
+            _check_D_untouched(D, D_start, seen_D)
             if abs(got - want) > 1e-5 * max(1.0, abs(want)):
+                if _draws_own_noise(fn, G_start, D, z, saturating):
+                    raise ExerciseError(
+                        f"Step {i} ({which}): the returned loss is {got:.6f} but with the z passed in it is "
+                        f"{want:.6f}, and your g_step moves G differently each time it runs on the same inputs: it "
+                        "makes noise of its own (torch.randn...). Use the z you were given: D(G(z)).")
                 raise ExerciseError(
                     f"Step {i} ({which}): the returned loss is {got:.6f}, expected {want:.6f} = "
                     f"generator_loss(D(G(z)), saturating={saturating}) before the update. Pass `saturating` on "
                     "to gl.losses.generator_loss and return the loss you called .backward() on.")
+            if all(torch.equal(p.detach(), p0) for p, p0 in zip(G.parameters(), G_before)):
+                hint = no_update_hint("G", seen_G)
+                if hint:
+                    raise ExerciseError(f"Step {i} ({which}): {hint}")
             check_update(G, G_ref, G_before, i, f"Step {i} ({which})", "G",
                          "Compute loss = generator_loss(D(G(z)), saturating) on a fake batch that is NOT "
                          "detached (G must get gradients), backward, then opt_G.step().")

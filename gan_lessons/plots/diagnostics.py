@@ -93,32 +93,46 @@ def plot_generator_loss_curves(axes=None, marks=None):
     """Left: both generator losses against D(G(z)); right: their slopes w.r.t. D's logit (lesson 04).
 
     The curves are `gan_lessons.probes.generator_loss_curves`. marks: optional {label: p} of
-    D(G(z)) values to mark with vertical lines (e.g. where a trained D puts the fakes).
+    D(G(z)) values to mark (e.g. where a trained D puts the fakes): a dashed vertical line, a dot on
+    each curve, and "label: p" above the axes. The x axis starts a little left of 0 so that a mark
+    near 0 stands apart from the axis, and the left plot is tall enough for the marked losses (up to 8).
     Returns the two axes.
     """
+    marks = {label: float(value) for label, value in (marks or {}).items()}
+    for label, value in marks.items():
+        if not 0 < value < 1:
+            raise ValueError(f"marks must be values of D(G(z)) strictly between 0 and 1; {label!r} is {value}.")
     p = torch.linspace(0.001, 0.999, 400, dtype=torch.float64)
     c = generator_loss_curves(p)
     if axes is None:
         _, axes = _new_axes(2, (8.5, 3.0))
     ax0, ax1 = axes
-    ax0.plot(p, c["saturating"], color="tab:orange", label="saturating: log(1 - D(G(z)))")
-    ax0.plot(p, c["non_saturating"], color="tab:green", label="non-saturating: -log D(G(z))")
-    ax0.set_ylim(-5, 5)
+    curves = [(ax0, "saturating", "tab:orange", "saturating: log(1 - D(G(z)))"),
+              (ax0, "non_saturating", "tab:green", "non-saturating: -log D(G(z))"),
+              (ax1, "d_saturating_dlogit", "tab:orange", "saturating: -D(G(z))"),
+              (ax1, "d_non_saturating_dlogit", "tab:green", "non-saturating: -(1 - D(G(z)))")]
+    for ax, key, colour, label in curves:
+        ax.plot(p, c[key], color=colour, label=label)
+    at_marks = generator_loss_curves(torch.tensor(list(marks.values()), dtype=torch.float64)) if marks else {}
+    top = max([5.0] + [min(8.0, float(v) + 0.5) for v in at_marks.get("non_saturating", [])])
+    ax0.set_ylim(-top, top)
     ax0.set_ylabel("G's loss (minimized)")
-    ax1.plot(p, c["d_saturating_dlogit"], color="tab:orange", label="saturating: -D(G(z))")
-    ax1.plot(p, c["d_non_saturating_dlogit"], color="tab:green", label="non-saturating: -(1 - D(G(z)))")
     ax1.set_ylim(-1.05, 0.05)
     ax1.set_ylabel("slope w.r.t. D's logit")
     for ax in axes:
         ax.set_xlabel("D(G(z))")
-        ax.set_xlim(0, 1)
+        ax.set_xlim(-0.04, 1.0)
         ax.axhline(0, color="gray", lw=0.6)
-        for label, value in (marks or {}).items():
-            ax.axvline(float(value), color="gray", ls="--", lw=0.8)
-            # Above the axes, where no curve or legend can hide it (a mark at p ~ 0 sits on the y axis).
-            ax.text(float(value), 1.02, label, transform=ax.get_xaxis_transform(), fontsize=7, va="bottom",
-                    ha="left" if value < 0.9 else "right")
         ax.legend(fontsize=7, loc="lower left" if ax is ax0 else "lower right")
+    for i, (label, value) in enumerate(marks.items()):
+        for ax in axes:
+            ax.axvline(value, color="gray", ls="--", lw=0.8)
+            # Above the axes, where no curve or legend can hide it.
+            ax.text(value, 1.02, f"{label}: {value:.2g}", transform=ax.get_xaxis_transform(), fontsize=7,
+                    va="bottom", ha="left" if value < 0.8 else "right")
+        for ax, key, colour, _ in curves:  # a dot where each curve crosses the mark
+            ax.plot([value], [float(at_marks[key][i])], "o", color=colour, markeredgecolor="black", markersize=5,
+                    zorder=5)
     return axes
 
 

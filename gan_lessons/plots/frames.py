@@ -242,12 +242,13 @@ def plot_curves(history, i=-1, ax=None, marker=True):
     else:
         ax_loss, ax_out = ax, ax.twinx()
     steps = np.asarray(history.steps)
-    if _is_bce(history):
+    bce = _is_bce(history)
+    if bce:
         _bce_curves(history, steps, ax_loss, ax_out)
     else:
         _critic_curves(history, steps, ax_loss, ax_out)
     ax_loss.set_ylabel("loss", fontsize=8)
-    ax_loss.legend(loc="upper right", fontsize=7, frameon=False)
+    ax_loss.legend(loc="upper right" if bce else "best", fontsize=7, frameon=not bce, framealpha=0.7)
     ax_out.set_xlabel("generator step", fontsize=8)
 
     for a in {ax_loss, ax_out}:
@@ -287,7 +288,7 @@ def _critic_curves(history, steps, ax_loss, ax_out):
     ax_out.plot(steps, gap, color=C_DSTAR, lw=2.0, label="gap: real - fake")
     ax_out.axhline(0.0, color="0.5", ls=":", lw=1)
     ax_out.set_ylabel("mean critic score", fontsize=8)
-    ax_out.legend(loc="upper right", fontsize=7, frameon=False)
+    ax_out.legend(loc="best", fontsize=7, framealpha=0.7)
 
 
 # -- figures for the lessons (and the scrubber's frames) ------------------------------------------
