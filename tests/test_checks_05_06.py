@@ -371,3 +371,24 @@ def test_d_star_check_accepts_any_guard_where_both_densities_vanish(right, histo
     """Far in the tails both densities underflow (to denormal numbers or 0): D* is undefined there."""
     checks.check_optimal_discriminator(right, history=history_1d)
     assert "Exercise 5.2 (optimal discriminator D*): passed" in capsys.readouterr().out
+
+
+def clip_without_no_grad(critic, c):  # autograd refuses an in-place change of a leaf that requires grad
+    for p in critic.parameters():
+        p.clamp_(-c, c)
+
+
+def clip_lower_bound_zero(critic, c):
+    with torch.no_grad():
+        for p in critic.parameters():
+            p.clamp_(0, c)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (clip_without_no_grad, r"inside `with torch.no_grad\(\):`"),
+    (clip_lower_bound_zero, r"the lower bound is -c, not 0"),
+])
+def test_clip_check_names_the_no_grad_and_lower_bound_mistakes(wrong, message, capsys):
+    with pytest.raises(ExerciseError, match=message):
+        checks.check_clip_weights(wrong)
+    assert "passed" not in capsys.readouterr().out

@@ -135,7 +135,14 @@ def check_clip_weights(fn):
                 p.mul_(4.0)
         params = list(critic.parameters())
         before = [p.detach().clone() for p in params]
-        run_exercise(fn, critic, c, exercise="Exercise 6.3")
+        try:
+            run_exercise(fn, critic, c, exercise="Exercise 6.3")
+        except RuntimeError as e:
+            if "leaf Variable that requires grad" not in str(e):
+                raise
+            raise ExerciseError("PyTorch refused to change a parameter in place because autograd tracks it. Clipping "
+                                "is a change of the weights, not a step of the computation: do it inside "
+                                "`with torch.no_grad():`, then p.clamp_(-c, c).") from e
         after = list(critic.parameters())
         untouched = all(torch.equal(p.detach(), p0) for p, p0 in zip(after, before))
         if any(a is not b for a, b in zip(after, params)):
@@ -147,6 +154,8 @@ def check_clip_weights(fn):
             if not torch.allclose(p.detach(), want):
                 if untouched:
                     hint = "It did not change at all: did you clamp a copy (p.clamp) instead of in place (p.clamp_)?"
+                elif (p.detach() >= 0).all() and (want < 0).any():
+                    hint = "Negative values disappeared: the lower bound is -c, not 0 (p.clamp_(-c, c))."
                 elif (p.detach().abs() <= c + 1e-7).all():
                     hint = "Values already inside [-c, c] must stay exactly as they were; clamp, do not rescale."
                 else:
