@@ -282,12 +282,6 @@ def animation_html(history, max_frames=30, dpi=60, interval=250):
     return _offline_jshtml(html)
 
 
-def static_outputs(history, max_frames=30, dpi=DEFAULT_DPI, anim_dpi=60, interval=250):
-    """(PNG bytes of the last frame, HTML of the animation): what `scrub` shows when headless."""
-    frames._check_history(history, "scrub")
-    return render_frame(history, len(history) - 1, dpi), animation_html(history, max_frames, anim_dpi, interval)
-
-
 # How a headless scrubber is stored in a notebook, so that each place that shows it shows one thing:
 # - the last frame as a PNG with a caption, marked "still": what GitHub, and JupyterLab before the
 #   cell is run, show (JupyterLab does not run a committed notebook's JavaScript until it is trusted);
@@ -305,19 +299,24 @@ def still_caption(history):
             "(in JupyterLab or Colab); in the course's HTML pages the frames play here.*")
 
 
-def _display_static(history, max_frames=30, dpi=DEFAULT_DPI, interval=250, caption=True):
+def _display_static(history, max_frames=30, dpi=DEFAULT_DPI, interval=250):
     import base64
 
     from IPython.display import display
 
-    png, html = static_outputs(history, max_frames, dpi, interval=interval)
-    still = {OUTPUT_ROLE: "still"}
+    png = render_frame(history, len(history) - 1, dpi)
     display({"image/png": base64.b64encode(png).decode("ascii"),
-             "text/plain": f"<last frame of the run: step {history.last_step}>"}, raw=True, metadata=still)
-    if caption:
-        text = still_caption(history)
-        display({"text/markdown": text, "text/plain": text.strip("*")}, raw=True, metadata=still)
-    display({PLAYER_MIME: html, "text/plain": ""}, raw=True, metadata={OUTPUT_ROLE: "player"})
+             "text/plain": f"<last frame of the run: step {history.last_step}>"}, raw=True,
+            metadata={OUTPUT_ROLE: "still"})
+    _display_caption(history)
+    _display_player(history, max_frames, interval)
+
+
+def _display_caption(history):
+    from IPython.display import display
+
+    text = still_caption(history)
+    display({"text/markdown": text, "text/plain": text.strip("*")}, raw=True, metadata={OUTPUT_ROLE: "still"})
 
 
 def _display_player(history, max_frames=30, interval=250):
@@ -435,16 +434,14 @@ class LiveScrubber:
             raise ValueError("LiveScrubber.finish(): no snapshots yet. Pass live.update as train's "
                              "callback first: train(..., callback=live.update).")
         if headless():
-            from IPython.display import Image, display
+            from IPython.display import Image
 
             if self._handle is None:
                 _display_static(self.history, dpi=self.dpi, interval=self.interval)
             else:  # the picture that followed training becomes the last frame; the player goes below it
                 self._handle.update(Image(data=render_frame(self.history, len(self.history) - 1, self.dpi),
                                           format="png"), metadata={OUTPUT_ROLE: "still"})
-                text = still_caption(self.history)
-                display({"text/markdown": text, "text/plain": text.strip("*")}, raw=True,
-                        metadata={OUTPUT_ROLE: "still"})
+                _display_caption(self.history)
                 _display_player(self.history, interval=self.interval)
         elif self.scrubber is not None:
             self.scrubber.refresh(follow=True)
@@ -465,5 +462,5 @@ class LiveScrubber:
         return f"LiveScrubber({self.updates} updates, {self.drawn} drawn)"
 
 
-__all__ = ["scrub", "Scrubber", "LiveScrubber", "headless", "render_frame", "render_frames", "static_outputs",
+__all__ = ["scrub", "Scrubber", "LiveScrubber", "headless", "render_frame", "render_frames",
            "animation_html", "frame_indices"]

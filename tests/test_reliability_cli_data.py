@@ -99,8 +99,16 @@ def truncate(path, keep=1000):
     path.write_bytes(path.read_bytes()[:keep])
 
 
+def damaged_mnist_labels(data_dir):
+    """MNIST in data_dir with its training labels cut short: (raw folder, that file, its damaged bytes)."""
+    raw = copy_mnist(data_dir)
+    bad = raw / "train-labels-idx1-ubyte.gz"
+    truncate(bad)
+    return raw, bad, bad.read_bytes()
+
+
 class FakeTorchvisionMNIST:
-    """Behaves like torchvision.datasets.MNIST(root, download=True) with a network: it skips when the
+    """Stands in for torchvision.datasets.MNIST asked to download, with a network: it skips when the
     unpacked files exist, else fetches every .gz whose md5 is wrong or that is absent (here: copies
     it from the shared data folder)."""
 
@@ -192,10 +200,7 @@ def test_corrupted_data_message_names_a_command_that_fixes_it(data_dir, monkeypa
 @pytest.mark.skipif(not HAVE_SHARED, reason=NEEDS_SHARED)
 def test_download_replaces_a_corrupted_file_and_keeps_it_aside(data_dir, monkeypatch, capsys):
     """Reported: `data --download` skipped a dataset with a corrupted file, then recommended itself."""
-    raw = copy_mnist(data_dir)
-    bad = raw / "train-labels-idx1-ubyte.gz"
-    truncate(bad)
-    damaged = bad.read_bytes()
+    raw, bad, damaged = damaged_mnist_labels(data_dir)
     online(monkeypatch, FakeTorchvisionMNIST)
     FakeTorchvisionMNIST.fetched = []
     run_cli("data", "--download")
@@ -511,10 +516,7 @@ def test_truncated_gz_is_reported_as_corrupted(data_dir, capsys):
 
 @pytest.mark.skipif(not HAVE_SHARED, reason=NEEDS_SHARED)
 def test_download_that_fails_puts_the_damaged_file_back(data_dir, monkeypatch, capsys):
-    raw = copy_mnist(data_dir)
-    bad = raw / "train-labels-idx1-ubyte.gz"
-    truncate(bad)
-    damaged = bad.read_bytes()
+    raw, bad, damaged = damaged_mnist_labels(data_dir)
 
     def no_network(root, train=True, download=False):  # what torchvision raises after every mirror failed
         raise RuntimeError("Error downloading train-labels-idx1-ubyte.gz")

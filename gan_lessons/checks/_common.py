@@ -65,3 +65,17 @@ def check_update(model, ref, before, step, where, who, first_hint):
             hint = (f"Step 1 was right but step 2 is not: gradients add up across steps unless you clear them. "
                     f"Call opt_{who}.zero_grad() before loss.backward()." if step == 2 else first_hint)
             raise ExerciseError(f"{where}: {who}'s parameter {name} differs from the reference update. {hint}")
+
+
+def returned_loss(out, who, tuple_hint, not_tensor_hint):
+    """The loss a learner's training step `who` returned, as a float: it must be one number in a tensor.
+    A tuple, None or a plain number raises an ExerciseError; the hints end its message (lessons' steps)."""
+    import torch
+
+    if isinstance(out, tuple):
+        raise ExerciseError(f"Your {who} returns a tuple of {len(out)} values{tuple_hint}")
+    if out is None:
+        raise ExerciseError(f"Your {who} returns None: end it with `return loss`.")
+    if not torch.is_tensor(out):
+        raise ExerciseError(f"Your {who} returns a {type(out).__name__}, not the loss tensor. {not_tensor_hint}")
+    return as_float(out, who)

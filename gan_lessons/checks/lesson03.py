@@ -9,7 +9,7 @@ from .. import losses
 from ..models import MLPDiscriminator, MLPGenerator
 from ..probes import changed_params, copy_params, depends_on_seed, watch_step
 from ..train import d_step
-from ._common import ExerciseError, as_float, check_update, passed, run_exercise
+from ._common import ExerciseError, as_float, check_update, passed, returned_loss, run_exercise
 
 __all__ = ["check_discriminator_loss", "check_d_step"]
 
@@ -151,18 +151,13 @@ def _tiny_models(seed):
 def _returned_loss(out):
     """The loss the learner's d_step returned, as a float: it must be one number in a tensor, because
     section 5 calls d_step(...).item() on it (and this check compares it with the package's loss)."""
-    if isinstance(out, tuple):
-        raise ExerciseError(
-            f"Your d_step returns a tuple of {len(out)} values. The exercise's d_step returns just the loss, one "
-            "number in a tensor: section 5 calls d_step(...).item() on it, which a tuple does not have. (The "
-            "package's gl.train.d_step also returns D's logits, because the training loop records them.)")
-    if out is None:
-        raise ExerciseError("Your d_step returns None: end it with `return loss`.")
-    if not torch.is_tensor(out):
-        raise ExerciseError(
-            f"Your d_step returns a {type(out).__name__}, not the loss tensor. Return `loss` itself (or "
-            "loss.detach(), as the package does), not loss.item(): section 5 calls d_step(...).item() on it.")
-    return as_float(out, "d_step")
+    return returned_loss(
+        out, "d_step",
+        ". The exercise's d_step returns just the loss, one number in a tensor: section 5 calls d_step(...).item() "
+        "on it, which a tuple does not have. (The package's gl.train.d_step also returns D's logits, because the "
+        "training loop records them.)",
+        "Return `loss` itself (or loss.detach(), as the package does), not loss.item(): section 5 calls "
+        "d_step(...).item() on it.")
 
 
 def no_update_hint(who, seen):

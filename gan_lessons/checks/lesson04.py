@@ -9,7 +9,7 @@ from .. import losses
 from ..models import MLPDiscriminator, MLPGenerator
 from ..probes import changed_params, copy_params, depends_on_seed, watch_step
 from ..train import g_step
-from ._common import ExerciseError, as_float, check_update, passed, run_exercise
+from ._common import ExerciseError, as_float, check_update, passed, returned_loss, run_exercise
 from .lesson03 import no_update_hint
 
 __all__ = ["check_saturating_loss", "check_non_saturating_loss", "check_g_step"]
@@ -99,17 +99,10 @@ def check_non_saturating_loss(fn):
 def _returned_loss(out):
     """The loss the learner's g_step returned, as a float: one number in a tensor, like the package's
     g_step (the training loop adds its losses up as tensors)."""
-    if isinstance(out, tuple):
-        raise ExerciseError(f"Your g_step returns a tuple of {len(out)} values: return just the loss, one number "
-                            "in a tensor, as gl.train.g_step does.")
-    if out is None:
-        raise ExerciseError("Your g_step returns None: end it with `return loss`.")
-    if not torch.is_tensor(out):
-        raise ExerciseError(
-            f"Your g_step returns a {type(out).__name__}, not the loss tensor. Return `loss` itself (or "
-            "loss.detach(), as gl.train.g_step does: the training loop adds its losses up as tensors), not "
-            "loss.item().")
-    return as_float(out, "g_step")
+    return returned_loss(
+        out, "g_step", ": return just the loss, one number in a tensor, as gl.train.g_step does.",
+        "Return `loss` itself (or loss.detach(), as gl.train.g_step does: the training loop adds its losses up "
+        "as tensors), not loss.item().")
 
 
 @contextlib.contextmanager
